@@ -1,0 +1,40 @@
+"""Process-level TensorFlow set-up shared by the library, launchers, tests and benchmarks."""
+
+import os
+import sys
+import tempfile
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ start-up chatter hidden.
+
+    TensorFlow 2.21 prints oneDNN and CUDA notices from C++ before its logging is configured, so
+    TF_CPP_MIN_LOG_LEVEL alone does not silence them. Standard error is redirected at the file
+    descriptor level while TensorFlow loads and probes its devices; if that fails, what it printed
+    is replayed so the real error stays visible. Probing devices does not initialise the runtime,
+    so callers may still configure logical devices afterwards. Later C++ notices (such as oneDNN's
+    int64 fallback) are hidden by TF_CPP_MIN_LOG_LEVEL=3 unless the user sets another level.
+
+    Returns:
+      The `tensorflow` module.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved_stderr, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+    return tf

@@ -1,0 +1,213 @@
+"""Estimators against the exact gradient by enumeration, their variances, and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl.testing import parameterized
+
+from tests import testing
+from unas_tf import estimators
+from unas_tf.estimators import comparison, exact
+
+# Four selectors of three choices (81 architectures): a differentiable quadratic loss and a
+# NumPy table lookup, near-linear in the choices so that a linear surrogate fits it well.
+LOGITS, QUADRATIC, TABLE_LOSS = comparison.random_problem(4, 3, seed=0)
+NUM_SAMPLES = 20_000
+RNG = np.random.default_rng(0)
+
+
+def _fitted_surrogate():
+    configurations = exact.enumerate_configurations(LOGITS.shape)
+    surrogate = estimators.LinearSurrogate({"choices": LOGITS.shape})
+    surrogate.fit({"choices": configurations}, TABLE_LOSS(configurations), holdout_fraction=0.25)
+    return lambda samples: surrogate({"choices": samples})
+
+
+def _max_z_score(estimates, truth):
+    estimates = np.asarray(estimates, np.float64)
+    standard_error = estimates.std(axis=0) / math.sqrt(len(estimates)) + 1e-12
+    return float(np.max(np.abs(estimates.mean(axis=0) - np.asarray(truth)) / standard_error))
+
+
+def _total_variance(estimates):
+    return float(np.sum(np.var(np.asarray(estimates, np.float64), axis=0)))
+
+
+class UnbiasednessTest(parameterized.TestCase):
+    @parameterized.named_parameters(
+        ("reinforce_differentiable", "reinforce", QUADRATIC, {}),
+        ("reinforce_baseline", "reinforce", QUADRATIC, {"baseline": 3.5}),
+        ("rebar_differentiable", "rebar", QUADRATIC, {}),
+        ("relax_differentiable", "relax", QUADRATIC, {"control_variate": QUADRATIC}),
+        ("reinforce_table", "reinforce", TABLE_LOSS, {}),
+    )
+    def test_mean_estimate_matches_exact_gradient(self, name, loss, kwargs):
+        _, truth = exact.expectation_and_gradient(LOGITS, loss)
+        estimates = estimators.estimate_gradient(
+            name, LOGITS, loss, num_samples=NUM_SAMPLES, seed=1, **kwargs
+        )
+        self.assertEqual(estimates.shape, (NUM_SAMPLES, *LOGITS.shape))
+        self.assertLess(_max_z_score(estimates, truth), 4.5)
+
+    def test_relax_with_fitted_surrogate_is_unbiased_on_a_table_lookup(self):
+        _, truth = exact.expectation_and_gradient(LOGITS, TABLE_LOSS)
+        estimates = estimators.estimate_gradient(
+            "relax",
+            LOGITS,
+            TABLE_LOSS,
+            num_samples=NUM_SAMPLES,
+            seed=2,
+            control_variate=_fitted_surrogate(),
+        )
+        self.assertLess(_max_z_score(estimates, truth), 4.5)
+
+    def test_gumbel_softmax_is_biased(self):
+        _, truth = exact.expectation_and_gradient(LOGITS, QUADRATIC)
+        estimates = estimators.estimate_gradient(
+            "gumbel_softmax", LOGITS, QUADRATIC, num_samples=NUM_SAMPLES, seed=3
+        )
+        self.assertGreater(_max_z_score(estimates, truth), 10.0)
+
+
+class VarianceTest(parameterized.TestCase):
+    def test_rebar_has_lower_variance_than_reinforce(self):
+        reinforce = estimators.estimate_gradient(
+            "reinforce", LOGITS, QUADRATIC, num_samples=NUM_SAMPLES, seed=4
+        )
+        rebar = estimators.estimate_gradient(
+            "rebar", LOGITS, QUADRATIC, num_samples=NUM_SAMPLES, seed=4
+        )
+        self.assertLess(_total_variance(rebar), 0.5 * _total_variance(reinforce))
+
+    def test_relax_with_good_surrogate_has_lower_variance_than_reinforce(self):
+        reinforce = estimators.estimate_gradient(
+            "reinforce", LOGITS, TABLE_LOSS, num_samples=NUM_SAMPLES, seed=5
+        )
+        relax = estimators.estimate_gradient(
+            "relax",
+            LOGITS,
+            TABLE_LOSS,
+            num_samples=NUM_SAMPLES,
+            seed=5,
+            control_variate=_fitted_surrogate(),
+        )
+        self.assertLess(_total_variance(relax), 0.2 * _total_variance(reinforce))
+
+
+class ExecutionModesTest(parameterized.TestCase):
+    def test_tf_function_matches_eager_with_the_same_seed(self):
+        def estimate():
+            return estimators.estimate_gradient("rebar", LOGITS, QUADRATIC, num_samples=8, seed=7)
+
+        np.testing.assert_allclose(tf.function(estimate)(), estimate(), atol=1e-5)
+
+    def test_runs_in_a_replica_context(self):
+        strategy = testing.two_cpu_strategy()
+
+        @tf.function
+        def step():
+            return strategy.run(
+                lambda: estimators.estimate_gradient(
+                    "rebar", LOGITS, QUADRATIC, num_samples=4, seed=7
+                )
+            )
+
+        per_replica = strategy.experimental_local_results(step())
+        self.assertLen(per_replica, 2)
+        expected = estimators.estimate_gradient("rebar", LOGITS, QUADRATIC, num_samples=4, seed=7)
+        for result in per_replica:
+            np.testing.assert_allclose(result, expected, atol=1e-5)
+
+
+class ReinforceBaselineTest(parameterized.TestCase):
+    def test_moving_average_starts_at_first_loss_then_blends(self):
+        reinforce = estimators.create("reinforce", baseline="ema", momentum=0.9)
+        reinforce.update(2.0)
+        np.testing.assert_allclose(reinforce.baseline, 2.0)
+        reinforce.update(4.0)
+        np.testing.assert_allclose(reinforce.baseline, 0.9 * 2.0 + 0.1 * 4.0)
+
+    def test_constant_baseline_is_subtracted(self):
+        reinforce = estimators.create("reinforce", baseline=1.5)
+        output = reinforce.surrogate_loss(tf.zeros([1, 2, 2]), lambda s: tf.fill([1], 4.0), seed=0)
+        np.testing.assert_allclose(output.loss, [4.0])
+        np.testing.assert_allclose(output.surrogate, [(4.0 - 1.5) * 2 * math.log(0.5)])
+        self.assertEqual(output.sample.shape, (1, 2, 2))
+
+
+class LinearSurrogateTest(parameterized.TestCase):
+    def test_recovers_a_linear_function_exactly(self):
+        configurations = exact.enumerate_configurations((3, 4))
+        weights = RNG.normal(size=(3, 4))
+        values = 2.0 + np.einsum("nij,ij->n", configurations, weights)
+        surrogate = estimators.LinearSurrogate({"layers": (3, 4)})
+        fit = surrogate.fit({"layers": configurations}, values, l2=1e-6, holdout_fraction=0.25)
+        self.assertEqual((fit.num_train, fit.num_holdout), (48, 16))
+        self.assertLess(fit.holdout_mae, 1e-3)
+        self.assertGreater(fit.holdout_r2, 0.999)
+        np.testing.assert_allclose(surrogate({"layers": configurations}), values, atol=1e-3)
+
+    def test_rejects_mismatched_samples_and_values(self):
+        surrogate = estimators.LinearSurrogate({"layers": (3, 4)})
+        with self.assertRaisesRegex(ValueError, r"samples\['layers'\]"):
+            surrogate.fit({"layers": np.zeros([5, 3, 5])}, np.zeros(5))
+        with self.assertRaisesRegex(ValueError, "`values`"):
+            surrogate.fit({"layers": np.zeros([5, 3, 4])}, np.zeros(4))
+        with self.assertRaisesRegex(ValueError, "selector groups"):
+            surrogate.fit({"other": np.zeros([5, 3, 4])}, np.zeros(5))
+
+
+class ExactTest(parameterized.TestCase):
+    def test_enumerates_every_configuration_once(self):
+        configurations = exact.enumerate_configurations((2, 3))
+        self.assertEqual(configurations.shape, (9, 2, 3))
+        self.assertLen({c.tobytes() for c in configurations}, 9)
+
+    def test_constant_loss_has_zero_gradient(self):
+        value, gradient = exact.expectation_and_gradient(LOGITS, lambda z: tf.fill([len(z)], 2.0))
+        np.testing.assert_allclose(value, 2.0)
+        np.testing.assert_allclose(gradient, np.zeros(LOGITS.shape), atol=1e-6)
+
+    def test_refuses_huge_spaces(self):
+        with self.assertRaisesRegex(ValueError, "configurations"):
+            exact.enumerate_configurations((21, 7))
+
+
+class BadInputTest(parameterized.TestCase):
+    def test_unknown_estimator_lists_known_ones(self):
+        with self.assertRaisesRegex(ValueError, r"gumbel_softmax.*rebar.*reinforce.*relax.*'snas'"):
+            estimators.estimate_gradient("snas", LOGITS, QUADRATIC, num_samples=2)
+
+    def test_logits_without_choice_axis(self):
+        with self.assertRaisesRegex(ValueError, "`logits`"):
+            estimators.estimate_gradient("rebar", tf.constant(1.0), QUADRATIC, num_samples=2)
+
+    def test_loss_of_wrong_shape(self):
+        with self.assertRaisesRegex(ValueError, r"`loss_fn`.*\[2\]"):
+            estimators.estimate_gradient(
+                "reinforce", LOGITS, lambda s: tf.zeros([2, 1]), num_samples=2
+            )
+
+    def test_control_variate_of_wrong_shape(self):
+        with self.assertRaisesRegex(ValueError, "`control_variate`"):
+            estimators.estimate_gradient(
+                "relax", LOGITS, TABLE_LOSS, num_samples=2, control_variate=lambda s: tf.zeros([3])
+            )
+
+    def test_relax_without_control_variate(self):
+        with self.assertRaisesRegex(ValueError, "`control_variate`"):
+            estimators.estimate_gradient("relax", LOGITS, TABLE_LOSS, num_samples=2)
+
+    def test_non_positive_temperature_and_samples(self):
+        with self.assertRaisesRegex(ValueError, "`temperature`"):
+            estimators.estimate_gradient("rebar", LOGITS, QUADRATIC, num_samples=2, temperature=0.0)
+        with self.assertRaisesRegex(ValueError, "`num_samples`"):
+            estimators.estimate_gradient("rebar", LOGITS, QUADRATIC, num_samples=0)
+
+
+def test_known_names():
+    assert estimators.known_names() == ["gumbel_softmax", "rebar", "reinforce", "relax"]
+    with pytest.raises(ValueError, match="momentum"):
+        estimators.create("reinforce", momentum=1.0)

@@ -1,0 +1,62 @@
+"""What every gradient estimator of d/dphi E_{p_phi(z)}[L(z)] provides."""
+
+import abc
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+
+from unas_tf import distributions
+
+
+class EstimatorOutput(NamedTuple):
+    """One estimator call on S architecture samples.
+
+    Attributes:
+      surrogate: [S] surrogate losses whose gradient with respect to the logits is the
+        estimate (row s depends on sample s only).
+      loss: [S] the loss the estimator measured: L(z) on discrete samples, or L(zeta) for the
+        relaxed-only gumbel_softmax. Gradient-free; use it for logging and baselines.
+      sample: the architecture samples `loss` was measured on, a nest of [S, ..., K].
+    """
+
+    surrogate: tf.Tensor
+    loss: tf.Tensor
+    sample: Any
+
+
+class GradientEstimator(abc.ABC):
+    """A single-sample estimator, vectorised over a leading sample axis.
+
+    Subclasses set `name` (the string that selects them) and implement `surrogate_loss`.
+
+    Args:
+      temperature: temperature of the Gumbel-softmax relaxation (UNAS uses 0.4).
+    """
+
+    name: str
+
+    def __init__(self, temperature=distributions.DEFAULT_TEMPERATURE):
+        if temperature <= 0:
+            raise ValueError(
+                "Invalid value received for argument `temperature`. Expected a positive "
+                f"number. Received: temperature={temperature}"
+            )
+        self.temperature = temperature
+
+    @abc.abstractmethod
+    def surrogate_loss(self, logits, loss_fn, seed=None) -> EstimatorOutput:
+        """Draws one architecture per row of `logits` and builds the surrogate loss.
+
+        Args:
+          logits: nest of [S, ..., K] logits, one row per sample (broadcast shared logits to
+            get an estimate of their gradient averaged over the S samples).
+          loss_fn: maps a nest of [S, ..., K] samples to [S] losses.
+          seed: stateless seed of the samples.
+
+        Returns:
+          An `EstimatorOutput`.
+        """
+
+    def update(self, mean_loss):
+        """Takes the step's mean measured loss; stateful estimators (baselines) override this."""
+        del mean_loss

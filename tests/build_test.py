@@ -47,7 +47,7 @@ def test_every_python_file_belongs_to_a_target():
 
 
 def test_package_data_belongs_to_a_target():
-    data = {str(path.relative_to(ROOT)) for path in (ROOT / "unas_tf" / "data").glob("*")}
+    data = {str(path.relative_to(ROOT)) for path in (ROOT / "unas_tf" / "assets").glob("*")}
     assert not data - _listed(2), f"BUILD: data in no target: {sorted(data - _listed(2))}"
 
 

@@ -1,0 +1,415 @@
+"""Evaluation networks of the DARTS space, built from a genotype as plain Keras models.
+
+A genotype is duck-typed: `.ops` names the ops (`ops.OPS` order), `.normal` and `.reduce` list
+the cell's nodes, each with `.inputs` (two state indices: 0 = output of cell k-2, 1 = output of
+cell k-1, 2 + m = node m) and `.ops` (two indices into `.ops`). The structures follow DARTS
+(Liu et al., 2019) as UNAS (Vahdat et al., CVPR 2020) evaluates them; genotypes/darts_networks.md
+fixes every size.
+
+Both builders return a functional `keras.Model` mapping [N, S, S, 3] images to a dict:
+{"logits": [N, num_classes]} plus, when `auxiliary=True`, "aux_logits": [N, num_classes] from
+the auxiliary head (a training aid, weighted 0.4 in the loss, not part of the reported size).
+"""
+
+import keras
+import tensorflow as tf
+
+from unas_tf import model_size
+from unas_tf.search_spaces import ops
+
+AUX_POOL_SIZE = 5
+AUX_CHANNELS = (128, 768)
+CIFAR_STEM_MULTIPLIER = 3
+CIFAR_AUX_POOL_STRIDE = 3
+IMAGENET_AUX_POOL_STRIDE = 2
+# The auxiliary head is named so that model_size leaves it out of the reported size.
+AUXILIARY_HEAD_NAME = model_size.AUXILIARY_PREFIX + "_head"
+
+
+def _check_drop_path_rate(rate):
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(
+            "Invalid value received for argument `drop_path_rate`. Expected a probability in "
+            f"[0, 1). Received: drop_path_rate={rate}"
+        )
+
+
+@keras.saving.register_keras_serializable(package="unas_tf")
+class Cell(keras.layers.Layer):
+    """A DARTS cell of an evaluation network: preprocessing, two ops per node, concatenation.
+
+    preprocess0 maps the output of cell k-2 to C channels (a FactorizedReduce when cell k-1 was
+    a reduction cell, so that both inputs share a resolution), preprocess1 maps the output of
+    cell k-1. Node m sums op0(state[in0]) + op1(state[in1]); the cell outputs the concatenation
+    of its nodes. In a reduction cell, the ops reading the cell inputs have stride 2.
+
+    Drop-path (DARTS, after FractalNet): in training, each non-identity branch output is zeroed
+    per example with probability `drop_path_rate` and the kept ones scaled by 1 / (1 - p). The
+    rate is a non-trainable variable so that training can ramp it (`set_drop_path_rate`).
+
+    Args:
+      channels: C, the channels of every node.
+      node_inputs: Per node, a pair of state indices.
+      node_ops: Per node, a pair of op names from `ops.OPS`.
+      reduction: Whether this cell halves the resolution.
+      reduction_prev: Whether the previous cell did (its input 0 is then twice as large).
+      drop_path_rate: Initial drop-path probability.
+      seed: Optional int seeding the drop-path masks.
+      **kwargs: Base layer keyword arguments, e.g. `name`.
+
+    Call arguments:
+      inputs: A pair [output of cell k-2, output of cell k-1], NHWC.
+      training: Python bool; enables drop-path and batch statistics.
+    """
+
+    def __init__(
+        self,
+        channels,
+        node_inputs,
+        node_ops,
+        reduction,
+        reduction_prev,
+        drop_path_rate=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        node_inputs = [[int(i) for i in pair] for pair in node_inputs]
+        node_ops = [[str(name) for name in pair] for pair in node_ops]
+        if len(node_inputs) != len(node_ops) or not node_inputs:
+            raise ValueError(
+                "Invalid value received for arguments `node_inputs` and `node_ops`. Expected "
+                f"one pair of each per node. Received: node_inputs={node_inputs}, "
+                f"node_ops={node_ops}"
+            )
+        for node, pair in enumerate(node_inputs):
+            if len(pair) != 2 or not all(0 <= i < 2 + node for i in pair):
+                raise ValueError(
+                    "Invalid value received for argument `node_inputs`. Expected node m to read "
+                    f"two of the states 0..m+1. Received: node_inputs={node_inputs}"
+                )
+        _check_drop_path_rate(drop_path_rate)
+        self.channels = channels
+        self.node_inputs = node_inputs
+        self.node_ops = node_ops
+        self.reduction = reduction
+        self.reduction_prev = reduction_prev
+        self.initial_drop_path_rate = drop_path_rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        if reduction_prev:
+            self.preprocess0 = ops.FactorizedReduce(channels, name="preprocess0")
+        else:
+            self.preprocess0 = ops.ReLUConvBN(channels, name="preprocess0")
+        self.preprocess1 = ops.ReLUConvBN(channels, name="preprocess1")
+        self.edges = [
+            ops.create_op(
+                name,
+                channels,
+                self._stride(state),
+                affine=True,
+                layer_name=f"node{node}_edge{edge}_{name}",
+            )
+            for node, (inputs, names) in enumerate(zip(node_inputs, node_ops, strict=True))
+            for edge, (state, name) in enumerate(zip(inputs, names, strict=True))
+        ]
+
+    def _stride(self, state):
+        return 2 if self.reduction and state < 2 else 1
+
+    def _edge_input_shapes(self, input_shape):
+        batch, height, width, _ = input_shape[1]
+        state_shape = (batch, height, width, self.channels)
+        return [state_shape for pair in self.node_inputs for _ in pair]
+
+    def build(self, input_shape):
+        self.preprocess0.build(input_shape[0])
+        self.preprocess1.build(input_shape[1])
+        for edge, shape in zip(self.edges, self._edge_input_shapes(input_shape), strict=True):
+            edge.build(shape)
+        self.drop_path_rate = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(self.initial_drop_path_rate),
+            trainable=False,
+            name="drop_path_rate",
+        )
+
+    def _drop_path(self, x):
+        keep = 1.0 - self.drop_path_rate
+        # floor(keep + U[0, 1)) is 1 with probability keep; exactly 1 when keep == 1.
+        noise = keras.random.uniform([tf.shape(x)[0], 1, 1, 1], seed=self.seed_generator)
+        return x / keep * tf.floor(keep + noise)
+
+    def call(self, inputs, training=False):
+        s0, s1 = inputs
+        states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
+        edges = iter(self.edges)
+        for pair in self.node_inputs:
+            branches = []
+            for state in pair:
+                edge = next(edges)
+                branch = edge(states[state], training=training)
+                if training and not isinstance(edge, keras.layers.Identity):
+                    branch = self._drop_path(branch)
+                branches.append(branch)
+            states.append(tf.add_n(branches))
+        return tf.concat(states[2:], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape[1]
+        if self.reduction:
+            height, width = -(-height // 2), -(-width // 2)
+        return (batch, height, width, len(self.node_inputs) * self.channels)
+
+    def multiply_adds(self, input_shape):
+        """Multiply-adds for one example given the shapes of the two inputs."""
+        total = self.preprocess0.multiply_adds(input_shape[0])
+        total += self.preprocess1.multiply_adds(input_shape[1])
+        for edge, shape in zip(self.edges, self._edge_input_shapes(input_shape), strict=True):
+            if not isinstance(edge, keras.layers.Identity):
+                total += edge.multiply_adds(shape)
+        return total
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "node_inputs": self.node_inputs,
+            "node_ops": self.node_ops,
+            "reduction": self.reduction,
+            "reduction_prev": self.reduction_prev,
+            "drop_path_rate": self.initial_drop_path_rate,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="unas_tf")
+class AuxiliaryHead(keras.layers.Layer):
+    """The DARTS auxiliary classifier, attached after the second reduction cell in training.
+
+    ReLU, 5x5 average pooling (no padding), 1x1 conv -> 128, BN, ReLU, 2x2 conv -> 768, BN,
+    ReLU, dense -> classes. At the published sizes the 2x2 conv leaves 1x1 pixels; any larger
+    remainder is averaged.
+
+    Args:
+      num_classes: Number of logits.
+      pool_stride: 3 for CIFAR (8x8 input), 2 for ImageNet (7x7 input).
+      **kwargs: Base layer keyword arguments, e.g. `name`.
+
+    Call arguments:
+      inputs: A [N, H, W, C] tensor with H, W >= 6.
+      training: Python bool; batch statistics in training, moving statistics otherwise.
+    """
+
+    def __init__(self, num_classes, pool_stride, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.pool_stride = pool_stride
+
+    def _pooled_size(self, size):
+        return (size - AUX_POOL_SIZE) // self.pool_stride + 1
+
+    def build(self, input_shape):
+        _, height, width, input_channels = input_shape
+        if min(height, width) < AUX_POOL_SIZE + 1:
+            raise ValueError(
+                "Invalid input shape for the auxiliary head. Expected at least "
+                f"{AUX_POOL_SIZE + 1}x{AUX_POOL_SIZE + 1} pixels (a 5x5 pooling then a 2x2 "
+                f"convolution). Received: input_shape={input_shape}"
+            )
+        hidden, features = AUX_CHANNELS
+        self.conv_kernel_1 = self.add_weight(
+            shape=(1, 1, input_channels, hidden),
+            initializer=ops.kernel_initializer(input_channels),
+            name="conv_kernel_1",
+        )
+        self.bn_1 = ops.add_batch_norm_weights(self, "bn_1", hidden, affine=True)
+        self.conv_kernel_2 = self.add_weight(
+            shape=(2, 2, hidden, features),
+            initializer=ops.kernel_initializer(4 * hidden),
+            name="conv_kernel_2",
+        )
+        self.bn_2 = ops.add_batch_norm_weights(self, "bn_2", features, affine=True)
+        self.dense_kernel = self.add_weight(
+            shape=(features, self.num_classes), initializer="glorot_uniform", name="dense_kernel"
+        )
+        self.dense_bias = self.add_weight(
+            shape=(self.num_classes,), initializer="zeros", name="dense_bias"
+        )
+
+    def call(self, inputs, training=False):
+        x = tf.nn.avg_pool2d(tf.nn.relu(inputs), AUX_POOL_SIZE, self.pool_stride, "VALID")
+        x = ops.batch_norm(tf.nn.conv2d(x, self.conv_kernel_1, 1, "VALID"), self.bn_1, training)
+        x = tf.nn.relu(x)
+        x = ops.batch_norm(tf.nn.conv2d(x, self.conv_kernel_2, 1, "VALID"), self.bn_2, training)
+        x = tf.reduce_mean(tf.nn.relu(x), axis=[1, 2])
+        return tf.matmul(x, self.dense_kernel) + self.dense_bias
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
+
+    def multiply_adds(self, input_shape):
+        """Multiply-adds for one example of shape [N, H, W, C] (N ignored)."""
+        _, height, width, input_channels = input_shape
+        height, width = self._pooled_size(height), self._pooled_size(width)
+        hidden, features = AUX_CHANNELS
+        conv_1 = height * width * input_channels * hidden
+        conv_2 = (height - 1) * (width - 1) * 4 * hidden * features
+        return conv_1 + conv_2 + features * self.num_classes
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "pool_stride": self.pool_stride,
+        }
+
+
+def _cell_spec(genotype, nodes):
+    node_inputs = [list(node.inputs) for node in nodes]
+    node_ops = [[genotype.ops[i] for i in node.ops] for node in nodes]
+    return node_inputs, node_ops
+
+
+def _cells(genotype, s0, s1, channels, layers, reduction_prev, drop_path_rate, auxiliary):
+    """Stacks `layers` cells on the stem outputs; returns the last output and the aux input."""
+    normal = _cell_spec(genotype, genotype.normal)
+    reduce = _cell_spec(genotype, genotype.reduce)
+    reduction_cells = (layers // 3, 2 * layers // 3)
+    aux_input = None
+    for i in range(layers):
+        reduction = i in reduction_cells
+        if reduction:
+            channels *= 2
+        node_inputs, node_ops = reduce if reduction else normal
+        cell = Cell(
+            channels,
+            node_inputs,
+            node_ops,
+            reduction=reduction,
+            reduction_prev=reduction_prev,
+            drop_path_rate=drop_path_rate,
+            name=f"cell_{i}",
+        )
+        s0, s1 = s1, cell([s0, s1])
+        reduction_prev = reduction
+        if i == reduction_cells[1] and auxiliary:
+            aux_input = s1
+    return s1, aux_input
+
+
+def _outputs(features, aux_input, num_classes, aux_pool_stride):
+    pooled = keras.layers.GlobalAveragePooling2D(name="global_pool")(features)
+    outputs = {"logits": keras.layers.Dense(num_classes, name="classifier")(pooled)}
+    if aux_input is not None:
+        head = AuxiliaryHead(num_classes, aux_pool_stride, name=AUXILIARY_HEAD_NAME)
+        outputs["aux_logits"] = head(aux_input)
+    return outputs
+
+
+def cifar_network(
+    genotype,
+    num_classes,
+    init_channels=36,
+    layers=20,
+    auxiliary=True,
+    drop_path_rate=0.0,
+    image_size=32,
+):
+    """Builds the CIFAR evaluation network of `genotype` (DARTS NetworkCIFAR).
+
+    Stem: 3x3 conv to 3C, BN. Cells L//3 and 2L//3 are reduction cells and double C. Head:
+    global average pooling, dense. The auxiliary head reads the output of cell 2L//3 (8x8).
+
+    Args:
+      genotype: A DARTS genotype (see the module docstring).
+      num_classes: Number of classes.
+      init_channels: C of the first cells.
+      layers: Number of cells, L.
+      auxiliary: Whether to add the auxiliary head and its "aux_logits" output.
+      drop_path_rate: Initial drop-path probability of every cell.
+      image_size: Side of the square input images.
+
+    Returns:
+      A `keras.Model` from images to {"logits"[, "aux_logits"]}.
+    """
+    _check_drop_path_rate(drop_path_rate)
+    images = keras.Input((image_size, image_size, 3), name="images")
+    stem = ops.ReLUConvBN(
+        CIFAR_STEM_MULTIPLIER * init_channels, kernel_size=3, relu=False, name="stem"
+    )(images)
+    features, aux_input = _cells(
+        genotype,
+        stem,
+        stem,
+        init_channels,
+        layers,
+        reduction_prev=False,
+        drop_path_rate=drop_path_rate,
+        auxiliary=auxiliary,
+    )
+    outputs = _outputs(features, aux_input, num_classes, CIFAR_AUX_POOL_STRIDE)
+    return keras.Model(images, outputs, name="darts_cifar_network")
+
+
+def imagenet_network(
+    genotype,
+    num_classes=1000,
+    init_channels=48,
+    layers=14,
+    auxiliary=True,
+    drop_path_rate=0.0,
+    image_size=224,
+):
+    """Builds the ImageNet evaluation network of `genotype` (DARTS NetworkImageNet).
+
+    stem0: 3x3 stride-2 conv to C/2, BN, ReLU, 3x3 stride-2 conv to C, BN; stem1: ReLU, 3x3
+    stride-2 conv, BN (224 -> 28 pixels). The first cell counts as following a reduction, so it
+    reduces stem0's output with a FactorizedReduce. Cells L//3 and 2L//3 reduce and double C.
+    Head: global (7x7) average pooling, dense. The auxiliary head reads cell 2L//3's output.
+
+    Args:
+      genotype: A DARTS genotype (see the module docstring).
+      num_classes: Number of classes.
+      init_channels: C (even); 46 with 14 cells is the mobile setting (< 600M multiply-adds).
+      layers: Number of cells, L.
+      auxiliary: Whether to add the auxiliary head and its "aux_logits" output.
+      drop_path_rate: Initial drop-path probability of every cell.
+      image_size: Side of the square input images.
+
+    Returns:
+      A `keras.Model` from images to {"logits"[, "aux_logits"]}.
+    """
+    _check_drop_path_rate(drop_path_rate)
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = ops.ReLUConvBN(init_channels // 2, kernel_size=3, stride=2, relu=False, name="stem0_conv1")(
+        images
+    )
+    s0 = ops.ReLUConvBN(init_channels, kernel_size=3, stride=2, name="stem0_conv2")(x)
+    s1 = ops.ReLUConvBN(init_channels, kernel_size=3, stride=2, name="stem1")(s0)
+    # The first cell counts as following a reduction: stem0's output is twice stem1's size.
+    features, aux_input = _cells(
+        genotype,
+        s0,
+        s1,
+        init_channels,
+        layers,
+        reduction_prev=True,
+        drop_path_rate=drop_path_rate,
+        auxiliary=auxiliary,
+    )
+    outputs = _outputs(features, aux_input, num_classes, IMAGENET_AUX_POOL_STRIDE)
+    return keras.Model(images, outputs, name="darts_imagenet_network")
+
+
+def set_drop_path_rate(model, rate):
+    """Sets the drop-path probability of every cell of `model` (training ramps it per epoch).
+
+    Args:
+      model: A network from `cifar_network` or `imagenet_network`.
+      rate: The new probability, in [0, 1).
+    """
+    _check_drop_path_rate(rate)
+    for layer in model.layers:
+        if isinstance(layer, Cell):
+            layer.drop_path_rate.assign(rate)

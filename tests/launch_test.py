@@ -39,3 +39,43 @@ def test_compare_estimators_rejects_bad_flags(flag):
     result = _run("launch.compare_estimators", flag)
     assert result.returncode != 0
     assert flag.split("=")[0] in result.stderr
+
+
+def test_inspect_reports_sizes_shapes_and_draws(tmp_path):
+    drawing = tmp_path / "cells.png"
+    result = _run(
+        "launch.inspect",
+        "--config=configs/eval/cifar10.py",
+        "--config.init_channels=4",
+        "--config.layers=5",
+        "--json",
+        f"--draw={drawing}",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["params"] > 0 and report["macs"] > 0
+    shapes = [(cell["type"], cell["output_shape"]) for cell in report["cells"]]
+    # Reductions at cells L//3 = 1 and 2L//3 = 3 halve the resolution and double C (4C outputs).
+    assert shapes == [
+        ("normal", [32, 32, 16]),
+        ("reduce", [16, 16, 32]),
+        ("normal", [16, 16, 32]),
+        ("reduce", [8, 8, 64]),
+        ("normal", [8, 8, 64]),
+    ]
+    assert drawing.read_bytes().startswith(b"\x89PNG")
+
+
+def test_inspect_names_a_missing_genotype_file(tmp_path):
+    missing = tmp_path / "missing.json"
+    result = _run("launch.inspect", f"--config.genotype={missing}")
+    assert result.returncode != 0
+    assert str(missing) in result.stderr
+    assert "UNAS_CIFAR10" in result.stderr
+
+
+def test_unknown_config_key_is_one_line_and_exits_non_zero():
+    result = _run("launch.inspect", "--config.no_such_key=1")
+    assert result.returncode != 0
+    assert "unknown config key" in result.stderr and "no_such_key" in result.stderr
+    assert "Traceback" not in result.stderr

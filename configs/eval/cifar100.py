@@ -1,0 +1,19 @@
+"""CIFAR-100 evaluation network: 20 cells, C=36, auxiliary head (UNAS App. B.1; 4.1M params).
+
+python -m launch.inspect --config=configs/eval/cifar100.py --config.genotype=UNAS_CIFAR100
+"""
+
+from configs.eval import common
+
+
+def get_config():
+    """Returns the preset; override any key with --config.KEY=VALUE."""
+    return common.network_config(
+        "cifar",
+        "UNAS_CIFAR100",
+        num_classes=100,
+        init_channels=36,
+        layers=20,
+        image_size=32,
+        drop_path_rate=0.3,
+    )

@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 import keras
 import tensorflow as tf
 
+from unas_tf import genotypes
+
 BN_EPSILON = 1e-5
 # Keras counts momentum from the other side: 0.9 here is PyTorch's BatchNorm2d(momentum=0.1).
 BN_MOMENTUM = 0.9
@@ -28,15 +30,8 @@ DIL_CONV_DILATION = 2
 POOL_SIZE = 3
 VALID_STRIDES = (1, 2)
 
-OPS = (
-    "skip_connect",
-    "sep_conv_3x3",
-    "max_pool_3x3",
-    "dil_conv_3x3",
-    "sep_conv_5x5",
-    "avg_pool_3x3",
-    "sep_conv_7x7",
-)
+# The genotype format fixes the order: op indices in genotypes refer to it.
+OPS = genotypes.DARTS_OPS
 
 
 class BatchNormWeights(NamedTuple):
@@ -174,8 +169,38 @@ def _output_pixels(input_shape, stride):
     return height * width
 
 
+class _ConvolutionOp(keras.layers.Layer):
+    """What the convolution ops share: channels, a k x k kernel, a stride and affine BN.
+
+    Subclasses build their weights and compute; this class validates and serialises the
+    arguments and gives the output shape [N, ceil(H / s), ceil(W / s), channels].
+    """
+
+    def __init__(self, channels, kernel_size, stride=1, affine=True, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive("channels", channels)
+        _check_positive("kernel_size", kernel_size)
+        _check_stride(stride)
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.affine = affine
+
+    def compute_output_shape(self, input_shape):
+        return _reduced_shape(input_shape, self.stride, self.channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "affine": self.affine,
+        }
+
+
 @keras.saving.register_keras_serializable(package="unas_tf")
-class ReLUConvBN(keras.layers.Layer):
+class ReLUConvBN(_ConvolutionOp):
     """ReLU, k x k convolution (padding k // 2, no bias), batch norm.
 
     With the default 1x1 kernel this is DARTS's cell preprocessing; with `relu=False` and a 3x3
@@ -195,14 +220,7 @@ class ReLUConvBN(keras.layers.Layer):
     """
 
     def __init__(self, channels, kernel_size=1, stride=1, affine=True, relu=True, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_stride(stride)
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.affine = affine
+        super().__init__(channels, kernel_size, stride, affine, **kwargs)
         self.relu = relu
 
     def build(self, input_shape):
@@ -220,23 +238,13 @@ class ReLUConvBN(keras.layers.Layer):
         x = _conv(x, self.kernel, self.stride, self.kernel_size // 2)
         return batch_norm(x, self.bn, training)
 
-    def compute_output_shape(self, input_shape):
-        return _reduced_shape(input_shape, self.stride, self.channels)
-
     def multiply_adds(self, input_shape):
         """Multiply-adds for one example of shape [N, H, W, C_in] (N ignored)."""
         kernel_size = self.kernel_size**2 * input_shape[-1] * self.channels
         return kernel_size * _output_pixels(input_shape, self.stride)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "affine": self.affine,
-            "relu": self.relu,
-        }
+        return {**super().get_config(), "relu": self.relu}
 
 
 @keras.saving.register_keras_serializable(package="unas_tf")
@@ -298,7 +306,7 @@ class FactorizedReduce(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="unas_tf")
-class SepConv(keras.layers.Layer):
+class SepConv(_ConvolutionOp):
     """DARTS separable convolution: the depthwise-pointwise-BN block, applied twice.
 
     ReLU, depthwise k x k (stride s), pointwise 1x1, BN, ReLU, depthwise k x k (stride 1),
@@ -315,16 +323,6 @@ class SepConv(keras.layers.Layer):
       inputs: A [N, H, W, C_in] tensor.
       training: Python bool; batch statistics in training, moving statistics otherwise.
     """
-
-    def __init__(self, channels, kernel_size, stride=1, affine=True, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_stride(stride)
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.affine = affine
 
     def build(self, input_shape):
         input_channels = input_shape[-1]
@@ -360,9 +358,6 @@ class SepConv(keras.layers.Layer):
         x = _depthwise_conv(tf.nn.relu(x), self.depthwise_kernel_2, 1, padding)
         return batch_norm(_conv(x, self.pointwise_kernel_2), self.bn_2, training)
 
-    def compute_output_shape(self, input_shape):
-        return _reduced_shape(input_shape, self.stride, self.channels)
-
     def multiply_adds(self, input_shape):
         """Multiply-adds for one example of shape [N, H, W, C_in] (N ignored)."""
         input_channels = input_shape[-1]
@@ -373,18 +368,9 @@ class SepConv(keras.layers.Layer):
         )
         return per_pixel * _output_pixels(input_shape, self.stride)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package="unas_tf")
-class DilConv(keras.layers.Layer):
+class DilConv(_ConvolutionOp):
     """DARTS dilated separable convolution: ReLU, depthwise k x k dilation 2, pointwise 1x1, BN.
 
     Padding is 2 * (k // 2), which keeps the size at stride 1. At stride 2 (equal to the
@@ -406,14 +392,7 @@ class DilConv(keras.layers.Layer):
     """
 
     def __init__(self, channels, kernel_size=3, stride=1, affine=True, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_stride(stride)
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.affine = affine
+        super().__init__(channels, kernel_size, stride, affine, **kwargs)
 
     def build(self, input_shape):
         input_channels = input_shape[-1]
@@ -441,23 +420,11 @@ class DilConv(keras.layers.Layer):
             x = _depthwise_conv(x[:, ::2, ::2, :], self.depthwise_kernel, 1, half)
         return batch_norm(_conv(x, self.pointwise_kernel), self.bn, training)
 
-    def compute_output_shape(self, input_shape):
-        return _reduced_shape(input_shape, self.stride, self.channels)
-
     def multiply_adds(self, input_shape):
         """Multiply-adds for one example of shape [N, H, W, C_in] (N ignored)."""
         input_channels = input_shape[-1]
         per_pixel = self.kernel_size**2 * input_channels + input_channels * self.channels
         return per_pixel * _output_pixels(input_shape, self.stride)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "affine": self.affine,
-        }
 
 
 @keras.saving.register_keras_serializable(package="unas_tf")

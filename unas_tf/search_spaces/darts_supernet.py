@@ -1,0 +1,156 @@
+"""The factorized-cell DARTS supernet of UNAS (Sec. 4.1, Fig. 2): reference forward pass.
+
+Every node n of a cell may read any of the n+2 earlier states through any of the K ops, as in
+DARTS: one op layer per (node, input state, op), shared by every architecture. An architecture
+sample picks, per node, two input states (i_n, i'_n) and two ops (o_n, o'_n); the weight of the
+edge (m, k) is i_n[m] o_n[k] + i'_n[m] o'_n[k], so a one-hot sample gives exactly the child
+network of its genotype and a relaxed one a weighted mixture.
+
+This module computes every edge-op and weights it: the correctness reference that faster
+forwards (running only the selected ops) are checked against. Batch norms inside cells have no
+affine parameters, as in the DARTS search.
+"""
+
+import keras
+import tensorflow as tf
+
+from unas_tf import genotypes
+from unas_tf.search_spaces import darts_networks, ops
+
+
+class SupernetCell(keras.layers.Layer):
+    """A factorized cell holding every (node, input, op) edge.
+
+    Args:
+      channels: C, the channels of every node.
+      op_names: the candidate ops, a prefix of `genotypes.DARTS_OPS`.
+      reduction: whether this cell halves the resolution (stride 2 on edges from inputs 0, 1).
+      reduction_prev: whether the previous cell did.
+      num_nodes: intermediate nodes per cell.
+      **kwargs: base layer keyword arguments, e.g. `name`.
+
+    Call arguments:
+      inputs: a pair [output of cell k-2, output of cell k-1], NHWC.
+      op_sample: [S, nodes, 2, K] op selectors (S = 1 shares one architecture across the batch;
+        S = N gives each example its own).
+      input_samples: per node n, [S, 2, n+2] input selectors.
+      training: Python bool; batch statistics in training.
+    """
+
+    def __init__(
+        self,
+        channels,
+        op_names,
+        reduction,
+        reduction_prev,
+        num_nodes=genotypes.NUM_NODES,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.op_names = tuple(op_names)
+        self.reduction = reduction
+        self.num_nodes = num_nodes
+        if reduction_prev:
+            self.preprocess0 = ops.FactorizedReduce(channels, affine=False, name="preprocess0")
+        else:
+            self.preprocess0 = ops.ReLUConvBN(channels, affine=False, name="preprocess0")
+        self.preprocess1 = ops.ReLUConvBN(channels, affine=False, name="preprocess1")
+        # edges[n][m][k]: op k applied to state m on its way to node n.
+        self.edges = [
+            [
+                [
+                    ops.create_op(
+                        name,
+                        channels,
+                        2 if reduction and state < 2 else 1,
+                        affine=False,
+                        layer_name=f"node{node}_input{state}_{name}",
+                    )
+                    for name in self.op_names
+                ]
+                for state in range(node + 2)
+            ]
+            for node in range(num_nodes)
+        ]
+
+    def build(self, input_shape):
+        self.preprocess0.build(input_shape[0])
+        self.preprocess1.build(input_shape[1])
+        batch, height, width, _ = input_shape[1]
+        for node_edges in self.edges:
+            for state_edges in node_edges:
+                for edge in state_edges:
+                    edge.build((batch, height, width, self.channels))
+
+    def call(self, inputs, op_sample, input_samples, training=False):
+        s0, s1 = inputs
+        states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
+        for node, node_edges in enumerate(self.edges):
+            selected_inputs = input_samples[node]
+            # UNAS Fig. 2: the [S, n+2, K] edge weights are i (x) o + i' (x) o'.
+            weights = tf.einsum(
+                "sm,sk->smk", selected_inputs[:, 0], op_sample[:, node, 0]
+            ) + tf.einsum("sm,sk->smk", selected_inputs[:, 1], op_sample[:, node, 1])
+            terms = []
+            for state, state_edges in enumerate(node_edges):
+                for op_index, edge in enumerate(state_edges):
+                    weight = weights[:, state, op_index][:, None, None, None]
+                    terms.append(weight * edge(states[state], training=training))
+            states.append(tf.add_n(terms))
+        return tf.concat(states[2:], axis=-1)
+
+
+class CifarSupernet(keras.layers.Layer):
+    """The CIFAR search network: stem, `layers` factorized cells, global pooling, classifier.
+
+    Cells L//3 and 2L//3 reduce and double C, as in the evaluation network; the stem and the
+    classifier are the evaluation network's (`darts_networks.cifar_network`), so a one-hot
+    sample with the weights copied across reproduces its outputs.
+
+    Args:
+      num_classes: classifier outputs.
+      init_channels: C of the first cells.
+      layers: number of cells.
+      op_names: candidate ops, a prefix of `genotypes.DARTS_OPS`.
+      **kwargs: base layer keyword arguments.
+
+    Call arguments:
+      images: [N, H, W, 3].
+      sample: mapping with the keys of `genotypes.darts_choice_shapes(K)`, each [S, ...] with
+        S = 1 (one architecture for the batch) or S = N (one per example); one-hot or relaxed.
+      training: Python bool.
+
+    Returns:
+      [N, num_classes] logits.
+    """
+
+    def __init__(self, num_classes, init_channels, layers, op_names=genotypes.DARTS_OPS, **kwargs):
+        super().__init__(**kwargs)
+        self.op_names = tuple(op_names)
+        self.stem = ops.ReLUConvBN(
+            darts_networks.CIFAR_STEM_MULTIPLIER * init_channels,
+            kernel_size=3,
+            relu=False,
+            name="stem",
+        )
+        reduction_cells = (layers // 3, 2 * layers // 3)
+        self.cells, channels, reduction_prev = [], init_channels, False
+        for index in range(layers):
+            reduction = index in reduction_cells
+            channels *= 2 if reduction else 1
+            self.cells.append(
+                SupernetCell(
+                    channels, self.op_names, reduction, reduction_prev, name=f"cell_{index}"
+                )
+            )
+            reduction_prev = reduction
+        self.classifier = keras.layers.Dense(num_classes, name="classifier")
+
+    def call(self, images, sample, training=False):
+        s0 = s1 = self.stem(images, training=training)
+        for cell in self.cells:
+            kind = "reduce" if cell.reduction else "normal"
+            input_samples = [sample[f"{kind}/inputs_{n}"] for n in range(cell.num_nodes)]
+            s0, s1 = s1, cell([s0, s1], sample[f"{kind}/ops"], input_samples, training=training)
+        return self.classifier(tf.reduce_mean(s1, axis=[1, 2]))

@@ -169,6 +169,30 @@ def _output_pixels(input_shape, stride):
     return height * width
 
 
+def _separable_weights(layer, suffix, input_channels, output_channels):
+    """Creates one depthwise k x k, pointwise 1x1, batch-norm block's weights on `layer`.
+
+    SepConv has two such blocks (suffixes "_1", "_2"), DilConv one (suffix ""). The names
+    are what supernet and child networks match when weights are copied across.
+
+    Returns:
+      (depthwise_kernel, pointwise_kernel, BatchNormWeights).
+    """
+    k = layer.kernel_size
+    depthwise = layer.add_weight(
+        shape=(k, k, input_channels, 1),
+        initializer=kernel_initializer(k * k),
+        name=f"depthwise_kernel{suffix}",
+    )
+    pointwise = layer.add_weight(
+        shape=(1, 1, input_channels, output_channels),
+        initializer=kernel_initializer(input_channels),
+        name=f"pointwise_kernel{suffix}",
+    )
+    bn = add_batch_norm_weights(layer, f"bn{suffix}", output_channels, layer.affine)
+    return depthwise, pointwise, bn
+
+
 class _ConvolutionOp(keras.layers.Layer):
     """What the convolution ops share: channels, a k x k kernel, a stride and affine BN.
 
@@ -326,30 +350,12 @@ class SepConv(_ConvolutionOp):
 
     def build(self, input_shape):
         input_channels = input_shape[-1]
-        k = self.kernel_size
-        depthwise_shape = (k, k, input_channels, 1)
-        self.depthwise_kernel_1 = self.add_weight(
-            shape=depthwise_shape,
-            initializer=kernel_initializer(k * k),
-            name="depthwise_kernel_1",
+        self.depthwise_kernel_1, self.pointwise_kernel_1, self.bn_1 = _separable_weights(
+            self, "_1", input_channels, input_channels
         )
-        self.pointwise_kernel_1 = self.add_weight(
-            shape=(1, 1, input_channels, input_channels),
-            initializer=kernel_initializer(input_channels),
-            name="pointwise_kernel_1",
+        self.depthwise_kernel_2, self.pointwise_kernel_2, self.bn_2 = _separable_weights(
+            self, "_2", input_channels, self.channels
         )
-        self.bn_1 = add_batch_norm_weights(self, "bn_1", input_channels, self.affine)
-        self.depthwise_kernel_2 = self.add_weight(
-            shape=depthwise_shape,
-            initializer=kernel_initializer(k * k),
-            name="depthwise_kernel_2",
-        )
-        self.pointwise_kernel_2 = self.add_weight(
-            shape=(1, 1, input_channels, self.channels),
-            initializer=kernel_initializer(input_channels),
-            name="pointwise_kernel_2",
-        )
-        self.bn_2 = add_batch_norm_weights(self, "bn_2", self.channels, self.affine)
 
     def call(self, inputs, training=False):
         padding = self.kernel_size // 2
@@ -395,19 +401,9 @@ class DilConv(_ConvolutionOp):
         super().__init__(channels, kernel_size, stride, affine, **kwargs)
 
     def build(self, input_shape):
-        input_channels = input_shape[-1]
-        k = self.kernel_size
-        self.depthwise_kernel = self.add_weight(
-            shape=(k, k, input_channels, 1),
-            initializer=kernel_initializer(k * k),
-            name="depthwise_kernel",
+        self.depthwise_kernel, self.pointwise_kernel, self.bn = _separable_weights(
+            self, "", input_shape[-1], self.channels
         )
-        self.pointwise_kernel = self.add_weight(
-            shape=(1, 1, input_channels, self.channels),
-            initializer=kernel_initializer(input_channels),
-            name="pointwise_kernel",
-        )
-        self.bn = add_batch_norm_weights(self, "bn", self.channels, self.affine)
 
     def call(self, inputs, training=False):
         x = tf.nn.relu(inputs)

@@ -11,6 +11,8 @@ Both builders return a functional `keras.Model` mapping [N, S, S, 3] images to a
 the auxiliary head (a training aid, weighted 0.4 in the loss, not part of the reported size).
 """
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 
@@ -271,29 +273,60 @@ def _cell_spec(genotype, nodes):
     return node_inputs, node_ops
 
 
+class CellPlan(NamedTuple):
+    """A cell's place in a DARTS network: its channels, and whether it or its input reduces."""
+
+    channels: int
+    reduction: bool
+    reduction_prev: bool
+
+
+def auxiliary_cell(layers):
+    """Index of the cell whose output feeds the auxiliary head: the second reduction cell."""
+    return 2 * layers // 3
+
+
+def cell_plans(layers, init_channels, reduction_prev=False):
+    """Plans the `layers` cells of a DARTS network, search supernet and evaluation network alike.
+
+    Cells L//3 and 2L//3 are reduction cells and double the channels.
+
+    Args:
+      layers: number of cells, L.
+      init_channels: C of the first cells.
+      reduction_prev: whether the stem counts as a reduction (ImageNet networks).
+
+    Returns:
+      A list of `CellPlan`, one per cell.
+    """
+    reduction_cells = (layers // 3, auxiliary_cell(layers))
+    plans, channels = [], init_channels
+    for index in range(layers):
+        reduction = index in reduction_cells
+        channels *= 2 if reduction else 1
+        plans.append(CellPlan(channels, reduction, reduction_prev))
+        reduction_prev = reduction
+    return plans
+
+
 def _cells(genotype, s0, s1, channels, layers, reduction_prev, drop_path_rate, auxiliary):
     """Stacks `layers` cells on the stem outputs; returns the last output and the aux input."""
     normal = _cell_spec(genotype, genotype.normal)
     reduce = _cell_spec(genotype, genotype.reduce)
-    reduction_cells = (layers // 3, 2 * layers // 3)
     aux_input = None
-    for i in range(layers):
-        reduction = i in reduction_cells
-        if reduction:
-            channels *= 2
-        node_inputs, node_ops = reduce if reduction else normal
+    for i, plan in enumerate(cell_plans(layers, channels, reduction_prev)):
+        node_inputs, node_ops = reduce if plan.reduction else normal
         cell = Cell(
-            channels,
+            plan.channels,
             node_inputs,
             node_ops,
-            reduction=reduction,
-            reduction_prev=reduction_prev,
+            reduction=plan.reduction,
+            reduction_prev=plan.reduction_prev,
             drop_path_rate=drop_path_rate,
             name=f"cell_{i}",
         )
         s0, s1 = s1, cell([s0, s1])
-        reduction_prev = reduction
-        if i == reduction_cells[1] and auxiliary:
+        if i == auxiliary_cell(layers) and auxiliary:
             aux_input = s1
     return s1, aux_input
 

@@ -134,17 +134,16 @@ class CifarSupernet(keras.layers.Layer):
             relu=False,
             name="stem",
         )
-        reduction_cells = (layers // 3, 2 * layers // 3)
-        self.cells, channels, reduction_prev = [], init_channels, False
-        for index in range(layers):
-            reduction = index in reduction_cells
-            channels *= 2 if reduction else 1
-            self.cells.append(
-                SupernetCell(
-                    channels, self.op_names, reduction, reduction_prev, name=f"cell_{index}"
-                )
+        self.cells = [
+            SupernetCell(
+                plan.channels,
+                self.op_names,
+                plan.reduction,
+                plan.reduction_prev,
+                name=f"cell_{index}",
             )
-            reduction_prev = reduction
+            for index, plan in enumerate(darts_networks.cell_plans(layers, init_channels))
+        ]
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
 
     def call(self, images, sample, training=False):

@@ -37,6 +37,84 @@ def _check_drop_path_rate(rate):
 
 
 @keras.saving.register_keras_serializable(package="unas_tf")
+class Stem(keras.layers.Layer):
+    """Maps images to (s0, s1), the first cell's two inputs; shared by search and evaluation.
+
+    "cifar": 3x3 conv to 3C, BN; s0 = s1. "imagenet" (mobile setting): stem0 = 3x3 stride-2
+    conv to C/2, BN, ReLU, 3x3 stride-2 conv to C, BN; stem1 = ReLU, 3x3 stride-2 conv, BN;
+    s0 = stem0's output, s1 = stem1's (224 -> 28 pixels). The first ImageNet cell then counts as
+    following a reduction (`reduction_prev`).
+
+    Args:
+      kind: "cifar" or "imagenet".
+      init_channels: C.
+      **kwargs: base layer keyword arguments, e.g. `name`.
+
+    Call arguments:
+      images: [N, S, S, 3].
+      training: Python bool.
+    """
+
+    KINDS = ("cifar", "imagenet")
+
+    def __init__(self, kind, init_channels, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in self.KINDS:
+            raise ValueError(
+                f"Invalid value received for argument `kind`. Expected one of {self.KINDS}. "
+                f"Received: kind={kind!r}"
+            )
+        self.kind = kind
+        self.init_channels = init_channels
+        if kind == "cifar":
+            channels = CIFAR_STEM_MULTIPLIER * init_channels
+            self.convs = [ops.ReLUConvBN(channels, kernel_size=3, relu=False, name="conv")]
+        else:
+            self.convs = [
+                ops.ReLUConvBN(init_channels // 2, 3, stride=2, relu=False, name="stem0_conv1"),
+                ops.ReLUConvBN(init_channels, 3, stride=2, name="stem0_conv2"),
+                ops.ReLUConvBN(init_channels, 3, stride=2, name="stem1"),
+            ]
+
+    @property
+    def reduction_prev(self):
+        """Whether the first cell's input 0 is twice the resolution of its input 1."""
+        return self.kind == "imagenet"
+
+    def _input_shapes(self, input_shape):
+        shapes = [tuple(input_shape)]
+        for conv in self.convs[:-1]:
+            shapes.append(conv.compute_output_shape(shapes[-1]))
+        return shapes
+
+    def build(self, input_shape):
+        for conv, shape in zip(self.convs, self._input_shapes(input_shape), strict=True):
+            conv.build(shape)
+
+    def call(self, images, training=False):
+        outputs, x = [], images
+        for conv in self.convs:
+            x = conv(x, training=training)
+            outputs.append(x)
+        return (x, x) if self.kind == "cifar" else (outputs[1], outputs[2])
+
+    def compute_output_shape(self, input_shape):
+        shapes = self._input_shapes(input_shape)
+        last = self.convs[-1].compute_output_shape(shapes[-1])
+        return (last, last) if self.kind == "cifar" else (shapes[-1], last)
+
+    def multiply_adds(self, input_shape):
+        """Multiply-adds for one example given the image shape."""
+        shapes = self._input_shapes(input_shape)
+        return sum(
+            conv.multiply_adds(shape) for conv, shape in zip(self.convs, shapes, strict=True)
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "init_channels": self.init_channels}
+
+
+@keras.saving.register_keras_serializable(package="unas_tf")
 class Cell(keras.layers.Layer):
     """A DARTS cell of an evaluation network: preprocessing, two ops per node, concatenation.
 
@@ -368,18 +446,10 @@ def cifar_network(
     """
     _check_drop_path_rate(drop_path_rate)
     images = keras.Input((image_size, image_size, 3), name="images")
-    stem = ops.ReLUConvBN(
-        CIFAR_STEM_MULTIPLIER * init_channels, kernel_size=3, relu=False, name="stem"
-    )(images)
+    stem = Stem("cifar", init_channels, name="stem")
+    s0, s1 = stem(images)
     features, aux_input = _cells(
-        genotype,
-        stem,
-        stem,
-        init_channels,
-        layers,
-        reduction_prev=False,
-        drop_path_rate=drop_path_rate,
-        auxiliary=auxiliary,
+        genotype, s0, s1, init_channels, layers, stem.reduction_prev, drop_path_rate, auxiliary
     )
     outputs = _outputs(features, aux_input, num_classes, CIFAR_AUX_POOL_STRIDE)
     return keras.Model(images, outputs, name="darts_cifar_network")
@@ -415,21 +485,10 @@ def imagenet_network(
     """
     _check_drop_path_rate(drop_path_rate)
     images = keras.Input((image_size, image_size, 3), name="images")
-    x = ops.ReLUConvBN(init_channels // 2, kernel_size=3, stride=2, relu=False, name="stem0_conv1")(
-        images
-    )
-    s0 = ops.ReLUConvBN(init_channels, kernel_size=3, stride=2, name="stem0_conv2")(x)
-    s1 = ops.ReLUConvBN(init_channels, kernel_size=3, stride=2, name="stem1")(s0)
-    # The first cell counts as following a reduction: stem0's output is twice stem1's size.
+    stem = Stem("imagenet", init_channels, name="stem")
+    s0, s1 = stem(images)
     features, aux_input = _cells(
-        genotype,
-        s0,
-        s1,
-        init_channels,
-        layers,
-        reduction_prev=True,
-        drop_path_rate=drop_path_rate,
-        auxiliary=auxiliary,
+        genotype, s0, s1, init_channels, layers, stem.reduction_prev, drop_path_rate, auxiliary
     )
     outputs = _outputs(features, aux_input, num_classes, IMAGENET_AUX_POOL_STRIDE)
     return keras.Model(images, outputs, name="darts_imagenet_network")

@@ -1,4 +1,4 @@
-"""The supernet given a one-hot sample is the child network of that genotype."""
+"""The supernet given a one-hot sample is the child network, and it runs no op it need not."""
 
 import numpy as np
 import pytest
@@ -8,16 +8,26 @@ from unas_tf import genotypes
 from unas_tf.search_spaces import darts_networks, darts_supernet
 
 CHANNELS, LAYERS, CLASSES, BATCH = 4, 3, 5, 2
+# Per stem: the child network builder, C, image size.
+NETWORKS = {
+    "cifar": (darts_networks.cifar_network, CHANNELS, 32),
+    "imagenet": (darts_networks.imagenet_network, 8, 64),
+}
 
 
 def _shared(one_hot):
     return {key: tf.constant(value[None]) for key, value in one_hot.items()}
 
 
-def _child_with_supernet_weights(supernet, genotype):
+def _images(seed, size, batch=BATCH):
+    return tf.random.stateless_normal([batch, size, size, 3], seed=[seed, 0])
+
+
+def _child_with_supernet_weights(supernet, genotype, stem="cifar"):
     """Builds the child network of `genotype` and copies the supernet's weights into it."""
-    child = darts_networks.cifar_network(
-        genotype, CLASSES, init_channels=CHANNELS, layers=LAYERS, auxiliary=False
+    build, channels, size = NETWORKS[stem]
+    child = build(
+        genotype, CLASSES, init_channels=channels, layers=LAYERS, auxiliary=False, image_size=size
     )
 
     def copy(source_layer, target_layer):
@@ -26,7 +36,9 @@ def _child_with_supernet_weights(supernet, genotype):
             if variable.name in sources:  # affine-only gamma / beta keep their identity values
                 variable.assign(sources[variable.name])
 
-    copy(supernet.stem, child.get_layer("stem"))
+    # The stems are the same layer class, affine in both: weights pair up in order.
+    for source, target in zip(supernet.stem.weights, child.get_layer("stem").weights, strict=True):
+        target.assign(source)
     copy(supernet.classifier, child.get_layer("classifier"))
     for index, cell in enumerate(supernet.cells):
         child_cell = child.get_layer(f"cell_{index}")
@@ -40,13 +52,17 @@ def _child_with_supernet_weights(supernet, genotype):
     return child
 
 
+def _built_supernet(stem):
+    _, channels, size = NETWORKS[stem]
+    network = darts_supernet.Supernet(CLASSES, channels, LAYERS, stem=stem)
+    one_hot = genotypes.darts_to_one_hot(genotypes.random_darts(0))
+    network(_images(0, size), _shared(one_hot), training=False)
+    return network
+
+
 @pytest.fixture(scope="module")
 def supernet():
-    network = darts_supernet.CifarSupernet(CLASSES, CHANNELS, LAYERS)
-    images = tf.random.stateless_normal([BATCH, 32, 32, 3], seed=[0, 1])
-    one_hot = genotypes.darts_to_one_hot(genotypes.random_darts(0))
-    network(images, _shared(one_hot), training=False)
-    return network
+    return _built_supernet("cifar")
 
 
 @pytest.mark.parametrize("name", ["UNAS_CIFAR10", "random:1"])
@@ -54,9 +70,19 @@ def supernet():
 def test_one_hot_shared_sample_equals_child_network(supernet, name, training):
     genotype = genotypes.random_darts(1) if name.startswith("random") else genotypes.load(name)
     child = _child_with_supernet_weights(supernet, genotype)
-    images = tf.random.stateless_normal([BATCH, 32, 32, 3], seed=[2, 3])
+    images = _images(2, 32)
     expected = child(images, training=training)["logits"]
     actual = supernet(images, _shared(genotypes.darts_to_one_hot(genotype)), training=training)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_imagenet_stems_match_the_mobile_child_network():
+    supernet = _built_supernet("imagenet")
+    genotype = genotypes.load("UNAS_IMAGENET")
+    child = _child_with_supernet_weights(supernet, genotype, stem="imagenet")
+    images = _images(3, 64)
+    expected = child(images, training=False)["logits"]
+    actual = supernet(images, _shared(genotypes.darts_to_one_hot(genotype)), training=False)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
@@ -64,7 +90,7 @@ def test_per_example_samples_run_each_example_through_its_own_architecture(super
     architectures = [genotypes.random_darts(seed) for seed in (4, 5)]
     one_hots = [genotypes.darts_to_one_hot(genotype) for genotype in architectures]
     per_example = {key: tf.constant(np.stack([o[key] for o in one_hots])) for key in one_hots[0]}
-    images = tf.random.stateless_normal([2, 32, 32, 3], seed=[6, 7])
+    images = _images(6, 32)
     actual = supernet(images, per_example, training=False)
     for example, genotype in enumerate(architectures):
         child = _child_with_supernet_weights(supernet, genotype)
@@ -72,12 +98,74 @@ def test_per_example_samples_run_each_example_through_its_own_architecture(super
         np.testing.assert_allclose(actual[example : example + 1], expected, atol=1e-5)
 
 
-def test_relaxed_sample_is_the_weighted_mixture_of_edges(supernet):
+def _count_edge_calls(supernet):
+    """Wraps every edge-op so that eager calls are counted (eager tf.cond runs one branch)."""
+    calls = []
+    for cell in supernet.cells:
+        for node_edges in cell.edges:
+            for state_edges in node_edges:
+                for edge in state_edges:
+
+                    def counted(*args, _call=edge.call, **kwargs):
+                        calls.append(1)
+                        return _call(*args, **kwargs)
+
+                    edge.call = counted
+    return calls
+
+
+def _distinct_selected_edges(one_hots, kind):
+    """The (node, input state, op) edges of `kind` cells that some architecture uses."""
+    edges = set()
+    for one_hot in one_hots:
+        for node in range(genotypes.NUM_NODES):
+            inputs = one_hot[f"{kind}/inputs_{node}"].argmax(-1)
+            ops = one_hot[f"{kind}/ops"][node].argmax(-1)
+            edges.update((node, int(s), int(o)) for s, o in zip(inputs, ops, strict=True))
+    return edges
+
+
+def test_only_selected_edge_ops_run():
+    supernet = _built_supernet("cifar")
+    calls = _count_edge_calls(supernet)
+    one_hots = [genotypes.darts_to_one_hot(genotypes.random_darts(seed)) for seed in (7, 8)]
+    kinds = ["reduce" if cell.reduction else "normal" for cell in supernet.cells]
+    per_example = {key: tf.constant(np.stack([o[key] for o in one_hots])) for key in one_hots[0]}
+
+    supernet(_images(9, 32), _shared(one_hots[0]), training=False)
+    shared_expected = sum(len(_distinct_selected_edges(one_hots[:1], kind)) for kind in kinds)
+    assert len(calls) == shared_expected <= 2 * genotypes.NUM_NODES * LAYERS
+
+    calls.clear()
+    supernet(_images(9, 32), per_example, training=False)
+    assert len(calls) == sum(len(_distinct_selected_edges(one_hots, kind)) for kind in kinds)
+
+
+def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
     shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
-    uniform = {key: tf.fill([1, *shape], 1.0 / shape[-1]) for key, shape in shapes.items()}
-    images = tf.random.stateless_normal([BATCH, 32, 32, 3], seed=[8, 9])
-    logits = supernet(images, uniform, training=False)
-    assert logits.shape == (BATCH, CLASSES)
-    assert np.all(np.isfinite(logits))
-    one_hot = supernet(images, _shared(genotypes.darts_to_one_hot(genotypes.random_darts(2))))
-    assert not np.allclose(logits, one_hot)
+    rng = np.random.default_rng(10)
+    sample = {}
+    for key, shape in shapes.items():
+        if key.endswith("/ops"):
+            # Most mass on two ops, 0.01 on the rest: those edges stay below 0.05 everywhere.
+            values = np.full(shape, 0.01, np.float32)
+            chosen = rng.integers(0, shape[-1], size=shape[:-1])
+            np.put_along_axis(values, chosen[..., None], 0.95, axis=-1)
+        else:
+            # The two input selectors pick different states, so no edge adds up both weights.
+            values = np.zeros(shape, np.float32)
+            values[0, 0] = values[1, 1] = 1.0
+        sample[key] = values[None]
+    zeroed = {key: np.where(value < 0.05, 0.0, value) for key, value in sample.items()}
+    images = _images(11, 32)
+    skipping = supernet(images, {k: tf.constant(v) for k, v in sample.items()})
+    for cell in supernet.cells:
+        cell.skip_threshold = 0.0
+    try:
+        exact = supernet(images, {k: tf.constant(v) for k, v in zeroed.items()})
+        everything = supernet(images, {k: tf.constant(v) for k, v in sample.items()})
+    finally:
+        for cell in supernet.cells:
+            cell.skip_threshold = darts_supernet.DEFAULT_SKIP_THRESHOLD
+    np.testing.assert_allclose(skipping, exact, atol=1e-5)
+    assert not np.allclose(skipping, everything, atol=1e-5)

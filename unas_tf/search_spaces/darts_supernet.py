@@ -6,16 +6,28 @@ sample picks, per node, two input states (i_n, i'_n) and two ops (o_n, o'_n); th
 edge (m, k) is i_n[m] o_n[k] + i'_n[m] o'_n[k], so a one-hot sample gives exactly the child
 network of its genotype and a relaxed one a weighted mixture.
 
-This module computes every edge-op and weights it: the correctness reference that faster
-forwards (running only the selected ops) are checked against. Batch norms inside cells have no
-affine parameters, as in the DARTS search.
+Speed: a search step runs the supernet four or five times, so edge-ops that cannot contribute
+are not run. Each edge-op sits in a `tf.cond` on "is its weight above `skip_threshold` for some
+example": a one-hot sample shared by the batch runs only its two ops per node (about the cost
+of the child network), per-example one-hot samples run only the ops some example chose, and
+relaxed samples skip ops whose weight is below the threshold everywhere (0.05 in the paper's
+code; 0 computes every op). For one-hot samples the skipping is exact. Batch norms inside cells
+have no affine parameters, as in the DARTS search.
 """
+
+import functools
 
 import keras
 import tensorflow as tf
 
 from unas_tf import genotypes
 from unas_tf.search_spaces import darts_networks, ops
+
+DEFAULT_SKIP_THRESHOLD = 0.05
+
+
+def _weighted(edge, state, weight, training):
+    return weight[:, None, None, None] * edge(state, training=training)
 
 
 class SupernetCell(keras.layers.Layer):
@@ -27,6 +39,7 @@ class SupernetCell(keras.layers.Layer):
       reduction: whether this cell halves the resolution (stride 2 on edges from inputs 0, 1).
       reduction_prev: whether the previous cell did.
       num_nodes: intermediate nodes per cell.
+      skip_threshold: edge-ops whose weight is at most this for every example are not run.
       **kwargs: base layer keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -44,10 +57,12 @@ class SupernetCell(keras.layers.Layer):
         reduction,
         reduction_prev,
         num_nodes=genotypes.NUM_NODES,
+        skip_threshold=DEFAULT_SKIP_THRESHOLD,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.channels = channels
+        self.skip_threshold = skip_threshold
         self.op_names = tuple(op_names)
         self.reduction = reduction
         self.num_nodes = num_nodes
@@ -92,27 +107,42 @@ class SupernetCell(keras.layers.Layer):
             weights = tf.einsum(
                 "sm,sk->smk", selected_inputs[:, 0], op_sample[:, node, 0]
             ) + tf.einsum("sm,sk->smk", selected_inputs[:, 1], op_sample[:, node, 1])
+            skipped = functools.partial(tf.zeros, self._node_shape(states[1]))
             terms = []
             for state, state_edges in enumerate(node_edges):
                 for op_index, edge in enumerate(state_edges):
-                    weight = weights[:, state, op_index][:, None, None, None]
-                    terms.append(weight * edge(states[state], training=training))
+                    weight = weights[:, state, op_index]
+                    terms.append(
+                        tf.cond(
+                            tf.reduce_any(weight > self.skip_threshold),
+                            functools.partial(_weighted, edge, states[state], weight, training),
+                            skipped,
+                        )
+                    )
             states.append(tf.add_n(terms))
         return tf.concat(states[2:], axis=-1)
 
+    def _node_shape(self, state):
+        """[N, H', W', C] of every node: the cell inputs' resolution, halved in a reduction."""
+        shape = tf.shape(state)
+        if self.reduction:
+            return [shape[0], (shape[1] + 1) // 2, (shape[2] + 1) // 2, self.channels]
+        return [shape[0], shape[1], shape[2], self.channels]
 
-class CifarSupernet(keras.layers.Layer):
-    """The CIFAR search network: stem, `layers` factorized cells, global pooling, classifier.
 
-    Cells L//3 and 2L//3 reduce and double C, as in the evaluation network; the stem and the
-    classifier are the evaluation network's (`darts_networks.cifar_network`), so a one-hot
-    sample with the weights copied across reproduces its outputs.
+class Supernet(keras.layers.Layer):
+    """The search network: stem, `layers` factorized cells, global pooling, classifier.
+
+    Stem, cell plan and classifier are the evaluation networks' (`darts_networks`), so a
+    one-hot sample with the weights copied across reproduces the child network's outputs.
 
     Args:
       num_classes: classifier outputs.
       init_channels: C of the first cells.
-      layers: number of cells.
-      op_names: candidate ops, a prefix of `genotypes.DARTS_OPS`.
+      layers: number of cells (8 for the CIFAR search, 14 for ImageNet).
+      op_names: candidate ops, a prefix of `genotypes.DARTS_OPS` (ImageNet searches use five).
+      stem: "cifar" (32x32 inputs, also the embedded data) or "imagenet" (224x224).
+      skip_threshold: see `SupernetCell`.
       **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -125,29 +155,35 @@ class CifarSupernet(keras.layers.Layer):
       [N, num_classes] logits.
     """
 
-    def __init__(self, num_classes, init_channels, layers, op_names=genotypes.DARTS_OPS, **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        init_channels,
+        layers,
+        op_names=genotypes.DARTS_OPS,
+        stem="cifar",
+        skip_threshold=DEFAULT_SKIP_THRESHOLD,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.op_names = tuple(op_names)
-        self.stem = ops.ReLUConvBN(
-            darts_networks.CIFAR_STEM_MULTIPLIER * init_channels,
-            kernel_size=3,
-            relu=False,
-            name="stem",
-        )
+        self.stem = darts_networks.Stem(stem, init_channels, name="stem")
+        plans = darts_networks.cell_plans(layers, init_channels, self.stem.reduction_prev)
         self.cells = [
             SupernetCell(
                 plan.channels,
                 self.op_names,
                 plan.reduction,
                 plan.reduction_prev,
+                skip_threshold=skip_threshold,
                 name=f"cell_{index}",
             )
-            for index, plan in enumerate(darts_networks.cell_plans(layers, init_channels))
+            for index, plan in enumerate(plans)
         ]
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
 
     def call(self, images, sample, training=False):
-        s0 = s1 = self.stem(images, training=training)
+        s0, s1 = self.stem(images, training=training)
         for cell in self.cells:
             kind = "reduce" if cell.reduction else "normal"
             input_samples = [sample[f"{kind}/inputs_{n}"] for n in range(cell.num_nodes)]

@@ -26,8 +26,10 @@ from unas_tf.search_spaces import darts_networks, ops
 DEFAULT_SKIP_THRESHOLD = 0.05
 
 
-def _weighted(edge, state, weight, training):
-    return weight[:, None, None, None] * edge(state, training=training)
+def _accumulate(total, edge, state, weights, state_index, op_index, training):
+    """Adds an edge's output weighted per example (weights [S, n+2, K], S = 1 or N)."""
+    weight = weights[:, state_index, op_index, None, None, None]
+    return total + weight * edge(state, training=training)
 
 
 class SupernetCell(keras.layers.Layer):
@@ -102,25 +104,32 @@ class SupernetCell(keras.layers.Layer):
         s0, s1 = inputs
         states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
         for node, node_edges in enumerate(self.edges):
-            selected_inputs = input_samples[node]
-            # UNAS Fig. 2: the [S, n+2, K] edge weights are i (x) o + i' (x) o'.
-            weights = tf.einsum(
-                "sm,sk->smk", selected_inputs[:, 0], op_sample[:, node, 0]
-            ) + tf.einsum("sm,sk->smk", selected_inputs[:, 1], op_sample[:, node, 1])
-            skipped = functools.partial(tf.zeros, self._node_shape(states[1]))
-            terms = []
-            for state, state_edges in enumerate(node_edges):
-                for op_index, edge in enumerate(state_edges):
-                    weight = weights[:, state, op_index]
-                    terms.append(
-                        tf.cond(
-                            tf.reduce_any(weight > self.skip_threshold),
-                            functools.partial(_weighted, edge, states[state], weight, training),
-                            skipped,
-                        )
-                    )
-            states.append(tf.add_n(terms))
+            states.append(
+                self._node(states, node_edges, input_samples[node], op_sample[:, node], training)
+            )
         return tf.concat(states[2:], axis=-1)
+
+    def _node(self, states, node_edges, inputs, ops_, training):
+        """Weights every edge into a node, running only those whose weight can count."""
+        # UNAS Fig. 2: the [S, n+2, K] edge weights are i (x) o + i' (x) o'.
+        weights = tf.einsum("sm,sk->smk", inputs[:, 0], ops_[:, 0]) + tf.einsum(
+            "sm,sk->smk", inputs[:, 1], ops_[:, 1]
+        )
+        # One comparison per node, not per edge: per-edge slicing and reductions would add
+        # three tiny ops for each of the (n+2) K edges.
+        active = tf.unstack(tf.reduce_any(weights > self.skip_threshold, axis=0))
+        # The node's sum is threaded through the conds, so a skipped edge passes it on
+        # instead of adding a tensor of zeros.
+        total = tf.zeros(self._node_shape(states[1]))
+        for state, (state_edges, state_active) in enumerate(zip(node_edges, active, strict=True)):
+            for op_index, (edge, edge_active) in enumerate(
+                zip(state_edges, tf.unstack(state_active), strict=True)
+            ):
+                accumulate = functools.partial(
+                    _accumulate, total, edge, states[state], weights, state, op_index, training
+                )
+                total = tf.cond(edge_active, accumulate, functools.partial(tf.identity, total))
+        return total
 
     def _node_shape(self, state):
         """[N, H', W', C] of every node: the cell inputs' resolution, halved in a reduction."""

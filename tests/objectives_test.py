@@ -1,0 +1,67 @@
+"""Objectives: closed forms of Eq. 8, the latency hinge and the architecture penalty."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from unas_tf import distributions, genotypes, objectives
+
+
+def test_task_loss_is_per_example_cross_entropy():
+    logits = tf.constant([[0.0, 0.0], [2.0, 0.0]])
+    np.testing.assert_allclose(
+        objectives.task_loss(tf.constant([0, 1]), logits),
+        [np.log(2.0), np.log(1.0 + np.exp(2.0))],
+        rtol=1e-6,
+    )
+
+
+def test_generalization_loss_is_eq_8():
+    train, val = tf.constant([1.0, 2.0]), tf.constant([1.5, 1.0])
+    np.testing.assert_allclose(
+        objectives.generalization_loss(train, val), [1.0 + 0.25, 2.0 + 0.5], rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="gap_weight"):
+        objectives.generalization_loss(train, val, gap_weight=-0.1)
+
+
+def test_latency_hinge():
+    np.testing.assert_allclose(objectives.latency_hinge(tf.constant([3.0, 7.0]), 5.0), [0.0, 2.0])
+    with pytest.raises(ValueError, match="target"):
+        objectives.latency_hinge(tf.constant([1.0]), 0.0)
+
+
+def _one_hot_sample(genotype):
+    return {
+        key: tf.constant(value[None]) for key, value in genotypes.darts_to_one_hot(genotype).items()
+    }
+
+
+def test_penalty_counts_nodes_that_repeat_an_input_op_pair():
+    nodes = [
+        genotypes.Node((0, 1), (1, 1)),
+        genotypes.Node((0, 0), (2, 2)),
+        genotypes.Node((1, 1), (3, 4)),
+        genotypes.Node((2, 2), (0, 0)),
+    ]
+    genotype = genotypes.DartsGenotype(genotypes.DARTS_OPS, tuple(nodes), tuple(nodes))
+    # Nodes 1 and 3 repeat (input, op) in both cells: 4 repeats.
+    np.testing.assert_allclose(objectives.architecture_penalty(_one_hot_sample(genotype)), [0.8])
+
+
+def test_penalty_of_relaxed_samples_is_the_trace_of_the_outer_products():
+    shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
+    logits = {key: tf.random.stateless_normal(shape, seed=[1, 2]) for key, shape in shapes.items()}
+    sample = distributions.sample_relaxed(logits, seed=3, sample_shape=[2])
+    expected = np.zeros(2)
+    for cell in genotypes.DARTS_CELLS:
+        ops = sample[f"{cell}/ops"].numpy()
+        for node in range(genotypes.NUM_NODES):
+            inputs = sample[f"{cell}/inputs_{node}"].numpy()
+            for s in range(2):
+                first = np.outer(inputs[s, 0], ops[s, node, 0])
+                second = np.outer(inputs[s, 1], ops[s, node, 1])
+                expected[s] += np.trace(first @ second.T)
+    np.testing.assert_allclose(
+        objectives.architecture_penalty(sample, weight=1.0), expected, rtol=1e-5
+    )

@@ -1,0 +1,74 @@
+"""The search objectives as pure functions (UNAS Sec. 3.2, App. A.2, App. E.1).
+
+Every function returns per-sample values, so that an estimator gets the loss of each
+architecture sample ([S]) and the caller decides how to average.
+"""
+
+import tensorflow as tf
+
+DEFAULT_GAP_WEIGHT = 0.5  # lambda of UNAS Eq. 8
+DEFAULT_ARCH_PENALTY_WEIGHT = 0.2  # lambda_arch of UNAS App. A.2
+
+
+def task_loss(labels, logits):
+    """Per-example softmax cross-entropy: [N] for integer labels [N] and logits [N, classes]."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def generalization_loss(train_loss, val_loss, gap_weight=DEFAULT_GAP_WEIGHT):
+    """L_gen = L_train + lambda |L_val - L_train| (UNAS Eq. 8), elementwise.
+
+    An architecture should do well on the training data and as well on held-out data, even
+    with the shared, suboptimal weights of the search.
+
+    Raises:
+      ValueError: `gap_weight` is negative.
+    """
+    if gap_weight < 0:
+        raise ValueError(
+            "Invalid value received for argument `gap_weight`. Expected >= 0. "
+            f"Received: gap_weight={gap_weight}"
+        )
+    return train_loss + gap_weight * tf.abs(val_loss - train_loss)
+
+
+def latency_hinge(latency, target):
+    """max(0, latency - target): only latency above the target costs (UNAS App. E.1).
+
+    Raises:
+      ValueError: `target` is not positive.
+    """
+    if target <= 0:
+        raise ValueError(
+            "Invalid value received for argument `target`. Expected a positive latency. "
+            f"Received: target={target}"
+        )
+    return tf.nn.relu(latency - target)
+
+
+def architecture_penalty(sample, weight=DEFAULT_ARCH_PENALTY_WEIGHT):
+    """lambda_arch sum_n tr([i_n (x) o_n][i'_n (x) o'_n]^T) per sample (UNAS App. A.2).
+
+    The factorized cell is symmetric in its two (input, op) selectors, so without this term a
+    search may pick the same pair twice. The trace factorises as (i_n . i'_n)(o_n . o'_n): 1 for
+    a one-hot sample repeating a pair, 0 otherwise, and smooth in relaxed samples.
+
+    Args:
+      sample: a DARTS architecture sample, keys "{cell}/ops" [S, nodes, 2, K] and
+        "{cell}/inputs_{n}" [S, 2, n+2] (see `genotypes.darts_choice_shapes`).
+      weight: lambda_arch.
+
+    Returns:
+      [S] penalties, summed over the nodes of both cell types.
+    """
+    terms = []
+    for key, ops in sample.items():
+        if not key.endswith("/ops"):
+            continue
+        cell = key[: -len("/ops")]
+        same_op = tf.reduce_sum(ops[:, :, 0] * ops[:, :, 1], axis=-1)  # [S, nodes]
+        for node in range(ops.shape[1]):
+            inputs = sample[f"{cell}/inputs_{node}"]
+            same_input = tf.reduce_sum(inputs[:, 0] * inputs[:, 1], axis=-1)  # [S]
+            terms.append(same_input * same_op[:, node])
+    return weight * tf.add_n(terms)

@@ -121,6 +121,30 @@ class ExecutionModesTest(parameterized.TestCase):
             np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
+class NestedLogitsTest(parameterized.TestCase):
+    @parameterized.parameters("reinforce", "gumbel_softmax", "rebar")
+    def test_estimators_take_a_mapping_of_selector_groups(self, name):
+        # Groups with different choice counts, as an architecture has; the loss sums both.
+        # As in a search step: variables phi, broadcast to one row per sample.
+        phi = {"ops": tf.Variable(tf.zeros([2, 3])), "inputs": tf.Variable(tf.zeros([4]))}
+        weights = {"ops": tf.ones([2, 3]), "inputs": tf.range(4, dtype=tf.float32)}
+
+        def loss(sample):
+            return tf.add_n(
+                [tf.reduce_sum(tf.reshape(sample[k] * weights[k], [8, -1]), 1) for k in sample]
+            )
+
+        estimator = estimators.create(name)
+        with tf.GradientTape() as tape:
+            logits = {key: tf.broadcast_to(value, [8, *value.shape]) for key, value in phi.items()}
+            output = estimator.surrogate_loss(logits, loss, seed=0)
+            mean_surrogate = tf.reduce_mean(output.surrogate)
+        gradients = tape.gradient(mean_surrogate, phi)
+        self.assertEqual(output.loss.shape, (8,))
+        self.assertEqual(gradients["ops"].shape, (2, 3))
+        self.assertGreater(float(tf.reduce_sum(tf.abs(gradients["inputs"]))), 0.0)
+
+
 class ReinforceBaselineTest(parameterized.TestCase):
     def test_moving_average_starts_at_first_loss_then_blends(self):
         reinforce = estimators.create("reinforce", baseline="ema", momentum=0.9)

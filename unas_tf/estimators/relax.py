@@ -34,7 +34,8 @@ def control_variate_surrogate(logits, loss_fn, control_variate, temperature, see
       An `EstimatorOutput`.
     """
     coupled = distributions.sample_coupled(logits, temperature, seed)
-    loss = tf.stop_gradient(loss_fn(tf.stop_gradient(coupled.discrete)))
+    discrete = tf.nest.map_structure(tf.stop_gradient, coupled.discrete)
+    loss = tf.stop_gradient(loss_fn(discrete))
     control = control_variate(_conditional_gradient_path(coupled))
     score = distributions.log_prob(logits, coupled.discrete)
     surrogate = tf.stop_gradient(loss - control) * score + control

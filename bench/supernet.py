@@ -10,7 +10,8 @@ drift hits all alike) and `graph_nodes` (nodes of the traced graph
 and the functions it calls). Workloads: `shared_one_hot` (one architecture for the batch),
 `child` (the stand-alone network of that architecture), `relaxed_per_example` (a relaxed
 sample per example at uniform logits: nothing is skipped) and `relaxed_forward_backward` (the
-same with the gradient of the loss for every weight). Target: shared_one_hot <= 1.3x child.
+same, run densely as the search step does, with the gradient of the loss for every weight).
+Target: shared_one_hot <= 1.3x child.
 """
 
 import json
@@ -95,7 +96,8 @@ def run(size, steps, workloads=WORKLOADS):
 
     def forward_backward(images, sample):
         with tf.GradientTape() as tape:
-            logits = supernet(images, sample, training=True)
+            # Differentiated forwards run densely, as in the search step (trainer.py).
+            logits = supernet(images, sample, training=True, skip_inactive=False)
             loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
             )

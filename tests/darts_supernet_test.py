@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import genotypes
+from unas_tf import distributions, genotypes
 from unas_tf.search_spaces import darts_networks, darts_supernet
 
 CHANNELS, LAYERS, CLASSES, BATCH = 4, 3, 5, 2
@@ -169,3 +169,19 @@ def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
             cell.skip_threshold = darts_supernet.DEFAULT_SKIP_THRESHOLD
     np.testing.assert_allclose(skipping, exact, atol=1e-5)
     assert not np.allclose(skipping, everything, atol=1e-5)
+
+
+def test_dense_path_equals_the_skipping_path_when_nothing_is_skipped(supernet):
+    shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
+    logits = {key: tf.random.stateless_normal(shape, seed=[12, 0]) for key, shape in shapes.items()}
+    relaxed = distributions.sample_relaxed(logits, seed=13, sample_shape=[BATCH])
+    images = _images(14, 32)
+    dense = supernet(images, relaxed, training=False, skip_inactive=False)
+    for cell in supernet.cells:
+        cell.skip_threshold = -1.0  # every edge runs through its cond
+    try:
+        skipping = supernet(images, relaxed, training=False)
+    finally:
+        for cell in supernet.cells:
+            cell.skip_threshold = darts_supernet.DEFAULT_SKIP_THRESHOLD
+    np.testing.assert_allclose(dense, skipping, atol=1e-5)

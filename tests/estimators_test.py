@@ -145,6 +145,24 @@ class NestedLogitsTest(parameterized.TestCase):
         self.assertGreater(float(tf.reduce_sum(tf.abs(gradients["inputs"]))), 0.0)
 
 
+class RelaxedLossFnTest(parameterized.TestCase):
+    def test_rebar_sends_one_hot_samples_to_loss_fn_and_relaxed_ones_to_relaxed_loss_fn(self):
+        seen = {"loss_fn": [], "relaxed_loss_fn": []}
+
+        def recorder(name):
+            def loss(samples):
+                seen[name].append(bool(np.all(np.isin(samples.numpy(), [0.0, 1.0]))))
+                return QUADRATIC(samples)
+
+            return loss
+
+        logits = tf.tile(LOGITS[None], [16, 1, 1])
+        estimators.create("rebar").surrogate_loss(
+            logits, recorder("loss_fn"), seed=0, relaxed_loss_fn=recorder("relaxed_loss_fn")
+        )
+        self.assertEqual(seen, {"loss_fn": [True], "relaxed_loss_fn": [False]})
+
+
 class ReinforceBaselineTest(parameterized.TestCase):
     def test_moving_average_starts_at_first_loss_then_blends(self):
         reinforce = estimators.create("reinforce", baseline="ema", momentum=0.9)

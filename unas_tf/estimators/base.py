@@ -44,13 +44,16 @@ class GradientEstimator(abc.ABC):
         self.temperature = temperature
 
     @abc.abstractmethod
-    def surrogate_loss(self, logits, loss_fn, seed=None) -> EstimatorOutput:
+    def surrogate_loss(self, logits, loss_fn, seed=None, relaxed_loss_fn=None) -> EstimatorOutput:
         """Draws one architecture per row of `logits` and builds the surrogate loss.
 
         Args:
           logits: nest of [S, ..., K] logits, one row per sample (broadcast shared logits to
             get an estimate of their gradient averaged over the S samples).
           loss_fn: maps a nest of [S, ..., K] samples to [S] losses.
+          relaxed_loss_fn: the same loss for relaxed samples, where estimators differentiate
+            it; None to use `loss_fn`. Lets a caller evaluate one-hot samples the cheap way
+            (a supernet skipping unselected ops) and relaxed ones the differentiable way.
           seed: stateless seed of the samples.
 
         Returns:

@@ -13,7 +13,7 @@ class GumbelSoftmax(base.GradientEstimator):
 
     name = "gumbel_softmax"
 
-    def surrogate_loss(self, logits, loss_fn, seed=None):
+    def surrogate_loss(self, logits, loss_fn, seed=None, relaxed_loss_fn=None):
         zeta = distributions.sample_relaxed(logits, self.temperature, seed)
-        loss = loss_fn(zeta)
+        loss = (relaxed_loss_fn or loss_fn)(zeta)
         return base.EstimatorOutput(loss, loss, zeta)

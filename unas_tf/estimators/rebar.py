@@ -13,5 +13,8 @@ class Rebar(base.GradientEstimator):
 
     name = "rebar"
 
-    def surrogate_loss(self, logits, loss_fn, seed=None):
-        return relax.control_variate_surrogate(logits, loss_fn, loss_fn, self.temperature, seed)
+    def surrogate_loss(self, logits, loss_fn, seed=None, relaxed_loss_fn=None):
+        control_variate = relaxed_loss_fn or loss_fn
+        return relax.control_variate_surrogate(
+            logits, loss_fn, control_variate, self.temperature, seed
+        )

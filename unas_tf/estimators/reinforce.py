@@ -39,7 +39,8 @@ class Reinforce(base.GradientEstimator):
             not self.uses_moving_average, trainable=False, name="baseline_initialized"
         )
 
-    def surrogate_loss(self, logits, loss_fn, seed=None):
+    def surrogate_loss(self, logits, loss_fn, seed=None, relaxed_loss_fn=None):
+        del relaxed_loss_fn  # REINFORCE never evaluates relaxed samples.
         z = distributions.sample_discrete(logits, seed)
         loss = tf.stop_gradient(loss_fn(z))
         advantage = loss - tf.cast(self.baseline, loss.dtype)

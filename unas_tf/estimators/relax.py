@@ -65,7 +65,8 @@ class Relax(base.GradientEstimator):
             )
         self.control_variate = control_variate
 
-    def surrogate_loss(self, logits, loss_fn, seed=None):
+    def surrogate_loss(self, logits, loss_fn, seed=None, relaxed_loss_fn=None):
+        del relaxed_loss_fn  # The control variate g, not the loss, sees relaxed samples.
         return control_variate_surrogate(
             logits, loss_fn, self.control_variate, self.temperature, seed
         )

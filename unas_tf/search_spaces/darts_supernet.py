@@ -26,6 +26,13 @@ from unas_tf.search_spaces import darts_networks, ops
 DEFAULT_SKIP_THRESHOLD = 0.05
 
 
+def _edge_weights(inputs, ops_):
+    """UNAS Fig. 2: the [S, n+2, K] edge weights i (x) o + i' (x) o' of a node's selectors."""
+    return tf.einsum("sm,sk->smk", inputs[:, 0], ops_[:, 0]) + tf.einsum(
+        "sm,sk->smk", inputs[:, 1], ops_[:, 1]
+    )
+
+
 def _accumulate(total, edge, state, weights, state_index, op_index, training):
     """Adds an edge's output weighted per example (weights [S, n+2, K], S = 1 or N)."""
     weight = weights[:, state_index, op_index, None, None, None]
@@ -50,6 +57,7 @@ class SupernetCell(keras.layers.Layer):
         S = N gives each example its own).
       input_samples: per node n, [S, 2, n+2] input selectors.
       training: Python bool; batch statistics in training.
+      skip_inactive: Python bool; see `Supernet`.
     """
 
     def __init__(
@@ -100,21 +108,19 @@ class SupernetCell(keras.layers.Layer):
                 for edge in state_edges:
                     edge.build((batch, height, width, self.channels))
 
-    def call(self, inputs, op_sample, input_samples, training=False):
+    def call(self, inputs, op_sample, input_samples, training=False, skip_inactive=True):
         s0, s1 = inputs
         states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
+        node_fn = self._node if skip_inactive else self._dense_node
         for node, node_edges in enumerate(self.edges):
             states.append(
-                self._node(states, node_edges, input_samples[node], op_sample[:, node], training)
+                node_fn(states, node_edges, input_samples[node], op_sample[:, node], training)
             )
         return tf.concat(states[2:], axis=-1)
 
     def _node(self, states, node_edges, inputs, ops_, training):
         """Weights every edge into a node, running only those whose weight can count."""
-        # UNAS Fig. 2: the [S, n+2, K] edge weights are i (x) o + i' (x) o'.
-        weights = tf.einsum("sm,sk->smk", inputs[:, 0], ops_[:, 0]) + tf.einsum(
-            "sm,sk->smk", inputs[:, 1], ops_[:, 1]
-        )
+        weights = _edge_weights(inputs, ops_)
         # One comparison per node, not per edge: per-edge slicing and reductions would add
         # three tiny ops for each of the (n+2) K edges.
         active = tf.unstack(tf.reduce_any(weights > self.skip_threshold, axis=0))
@@ -130,6 +136,18 @@ class SupernetCell(keras.layers.Layer):
                 )
                 total = tf.cond(edge_active, accumulate, functools.partial(tf.identity, total))
         return total
+
+    def _dense_node(self, states, node_edges, inputs, ops_, training):
+        """Weights and runs every edge: no control flow, so the cheapest graph to differentiate."""
+        weights = _edge_weights(inputs, ops_)
+        return tf.add_n(
+            [
+                weights[:, state, op_index, None, None, None]
+                * edge(states[state], training=training)
+                for state, state_edges in enumerate(node_edges)
+                for op_index, edge in enumerate(state_edges)
+            ]
+        )
 
     def _node_shape(self, state):
         """[N, H', W', C] of every node: the cell inputs' resolution, halved in a reduction."""
@@ -159,6 +177,9 @@ class Supernet(keras.layers.Layer):
       sample: mapping with the keys of `genotypes.darts_choice_shapes(K)`, each [S, ...] with
         S = 1 (one architecture for the batch) or S = N (one per example); one-hot or relaxed.
       training: Python bool.
+      skip_inactive: Python bool. True runs only edges whose weight exceeds `skip_threshold`
+        for some example (cheapest to run); False runs every edge without control flow
+        (cheapest to differentiate: cond gradients grow the graph several-fold).
 
     Returns:
       [N, num_classes] logits.
@@ -191,10 +212,17 @@ class Supernet(keras.layers.Layer):
         ]
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
 
-    def call(self, images, sample, training=False):
+    def call(self, images, sample, training=False, skip_inactive=True):
         s0, s1 = self.stem(images, training=training)
         for cell in self.cells:
             kind = "reduce" if cell.reduction else "normal"
             input_samples = [sample[f"{kind}/inputs_{n}"] for n in range(cell.num_nodes)]
-            s0, s1 = s1, cell([s0, s1], sample[f"{kind}/ops"], input_samples, training=training)
+            s1_next = cell(
+                [s0, s1],
+                sample[f"{kind}/ops"],
+                input_samples,
+                training=training,
+                skip_inactive=skip_inactive,
+            )
+            s0, s1 = s1, s1_next
         return self.classifier(tf.reduce_mean(s1, axis=[1, 2]))

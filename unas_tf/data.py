@@ -317,7 +317,7 @@ def _tfds_dataset(name, split, data_dir, **as_dataset_kwargs):
     try:
         return builder.as_dataset(split=split, **as_dataset_kwargs)
     except AssertionError as error:  # tfds signals unprepared data with an assert.
-        raise DatasetNotPreparedError(_not_prepared_message(name, builder.data_dir)) from error
+        raise DatasetNotPreparedError(_not_prepared_message(name, builder.data_dir_root)) from error
 
 
 def _not_prepared_message(name, data_dir):
@@ -479,7 +479,7 @@ def _imagenet_num_examples(split, data_dir):
         return builder.info.splits[split].num_examples
     except KeyError as error:  # No split metadata: the data set was never prepared.
         raise DatasetNotPreparedError(
-            _not_prepared_message("imagenet2012", builder.data_dir)
+            _not_prepared_message("imagenet2012", builder.data_dir_root)
         ) from error
 
 

@@ -6,6 +6,8 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
+from unas_tf import loop
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {
     "network",
@@ -16,6 +18,24 @@ EVAL_KEYS = {
     "image_size",
     "num_classes",
 }
+SEARCH_KEYS = {
+    "epochs",
+    "warmup_epochs",
+    "steps_per_epoch",
+    "batch_size",
+    "seed",
+    "deterministic",
+    "estimator",
+    "objective",
+    "layers",
+    "init_channels",
+    "image_size",
+}
+SEARCH_PRESETS = sorted(
+    str(path.relative_to(ROOT))
+    for path in (ROOT / "configs" / "search").glob("*.py")
+    if path.stem not in ("__init__", "common")
+)
 EVAL_PRESETS = sorted(
     str(path.relative_to(ROOT))
     for path in (ROOT / "configs" / "eval").glob("*.py")
@@ -60,3 +80,20 @@ def test_unknown_key_is_rejected():
 def test_imagenet_preset_is_the_papers_network():
     config = _parse("configs/eval/imagenet.py")
     assert (config.genotype, config.init_channels, config.layers) == ("UNAS_IMAGENET", 46, 14)
+
+
+def test_the_search_presets_exist():
+    assert [pathlib.Path(p).stem for p in SEARCH_PRESETS] == [
+        "cifar10",
+        "cifar100",
+        "digits",
+        "imagenet",
+    ]
+
+
+@pytest.mark.parametrize("preset", SEARCH_PRESETS)
+def test_search_preset_has_the_documented_keys_and_valid_values(preset):
+    config = _parse(preset)
+    assert SEARCH_KEYS <= set(config.keys())
+    loop.validate(config)
+    assert "python -m launch.search" in (ROOT / preset).read_text()

@@ -1,0 +1,43 @@
+r"""Runs a UNAS architecture search; rerunning the same command on the same workdir resumes it.
+
+    python -m launch.search --workdir=/tmp/unas_digits                   # embedded digits
+    python -m launch.search --config=configs/search/cifar10.py --workdir=/tmp/unas_c10
+
+Writes genotype.json (the argmax architecture, each epoch and at the end), config.json,
+checkpoints/ and tensorboard/ into the workdir.
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+from launch import common
+from unas_tf import loop
+
+_CONFIG = common.define_config_file(
+    "configs/search/digits.py",
+    "Search preset (configs/search/*.py); override keys with --config.KEY=VALUE.",
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run's outputs.", required=True)
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.INFO)
+    try:
+        genotype = loop.run_search(_CONFIG.value, _WORKDIR.value)
+    # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
+    except (ValueError, loop.SearchDiverged) as error:
+        sys.exit(f"search: {error}")
+    print(f"Searched architecture written to {_WORKDIR.value}/genotype.json")
+    for cell in ("normal", "reduce"):
+        nodes = getattr(genotype, cell)
+        described = ", ".join(
+            f"[{a}:{genotype.ops[i]} + {b}:{genotype.ops[j]}]"
+            for (a, b), (i, j) in ((node.inputs, node.ops) for node in nodes)
+        )
+        print(f"  {cell}: {described}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,125 @@
+"""launch.search as a user runs it: outputs, resume after SIGKILL, bad input."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from unas_tf import distributions, genotypes
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Two ops, one cell, 8x8 digits: the smallest search that exercises every part of the loop.
+TINY = [
+    "--config.num_ops=2",
+    "--config.layers=1",
+    "--config.init_channels=4",
+    "--config.image_size=8",
+    "--config.batch_size=8",
+    "--config.epochs=3",
+    "--config.warmup_epochs=1",
+    "--config.log_every=1",
+    "--config.deterministic=True",
+]
+
+
+def _command(workdir, *overrides):
+    return [sys.executable, "-m", "launch.search", f"--workdir={workdir}", *TINY, *overrides]
+
+
+def _run(workdir, *overrides):
+    return subprocess.run(
+        _command(workdir, *overrides),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _phi(workdir):
+    """The architecture logits of the run's latest checkpoint, restored by object."""
+    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(2))
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    tf.train.Checkpoint(distribution=distribution).restore(latest).expect_partial()
+    return {name: value.numpy() for name, value in distribution.logits.items()}
+
+
+@pytest.mark.slow
+def test_search_writes_its_outputs_and_resumes_after_sigkill(tmp_path):
+    uninterrupted = tmp_path / "uninterrupted"
+    result = _run(uninterrupted, "--config.steps_per_epoch=12")
+    assert result.returncode == 0, result.stderr
+    assert {"config.json", "genotype.json", "checkpoints", "tensorboard"} <= set(
+        os.listdir(uninterrupted)
+    )
+    genotype = json.loads((uninterrupted / "genotype.json").read_text())
+    assert genotype["space"] == "darts" and genotype["ops"] == ["skip_connect", "sep_conv_3x3"]
+    assert "(warm-up)" in result.stderr and "arch_loss" in result.stderr
+    assert os.listdir(uninterrupted / "tensorboard")
+
+    # Kill a second run with SIGKILL mid-search, after its first epoch's checkpoint, and resume.
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        _command(killed, "--config.steps_per_epoch=12"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    try:
+        # Recorded in the manager's state file, not merely written: then it is resumable.
+        while tf.train.latest_checkpoint(killed / "checkpoints") is None:
+            assert process.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert not (killed / "checkpoints" / "ckpt-36.index").exists()
+    resumed = _run(killed, "--config.steps_per_epoch=12")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resumed" in resumed.stderr
+
+    assert (killed / "genotype.json").read_text() == (uninterrupted / "genotype.json").read_text()
+    expected, actual = _phi(uninterrupted), _phi(killed)
+    assert any(np.abs(value).max() > 0 for value in expected.values())  # phi was searched
+    for name, value in expected.items():
+        np.testing.assert_allclose(actual[name], value, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("--config.warmup_epochs=3", "warmup_epochs"),
+        ("--config.batch_size=0", "batch_size"),
+        ("--config.gap_weight=-1", "gap_weight"),
+        ("--config.temperature=0", "temperature"),
+        ("--config.estimator=snas", "estimator"),
+        ("--config.no_such_key=1", "no_such_key"),
+    ],
+)
+def test_bad_config_exits_non_zero_naming_the_key_and_writes_nothing(tmp_path, override, named):
+    result = _run(tmp_path / "run", override)
+    assert result.returncode != 0
+    assert named in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_workdir_of_another_config_is_refused_untouched(tmp_path):
+    workdir = tmp_path / "run"
+    assert _run(workdir, "--config.steps_per_epoch=2", "--config.epochs=2").returncode == 0
+    before = {path: path.stat().st_mtime_ns for path in workdir.rglob("*")}
+    result = _run(workdir, "--config.steps_per_epoch=2", "--config.epochs=3")
+    assert result.returncode != 0
+    assert "epochs: 2 -> 3" in result.stderr
+    assert {path: path.stat().st_mtime_ns for path in workdir.rglob("*")} == before

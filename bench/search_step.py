@@ -1,0 +1,93 @@
+r"""Benchmark: one UNAS search step, REBAR on L_gen with one sample per example, then the weights.
+
+    python bench/search_step.py                        # layers=5, C=8, batch 16, 32x32
+    python bench/search_step.py --layers=8 --init_channels=16 --batch_size=32 --steps=5
+
+Prints one JSON line: `first_step_s` (from launch, imports included, to the end of the first
+step: what a user waits before a search makes progress), `trace_s` and `first_call_s` (its
+two TensorFlow parts), and `median_step_s` (median of --steps steady steps). Reference: a
+PyTorch implementation of this step with the paper's supernet takes 2.6 s per step on a
+2-core CPU at the default size; targets there: steady <= 1.0 s, first step <= 60 s.
+"""
+
+import time
+
+LAUNCH = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import unas_tf  # noqa: E402,F401,I001  (first: imports TensorFlow quietly)
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from unas_tf import distributions, estimators, genotypes, trainer  # noqa: E402
+from unas_tf.search_spaces import darts_supernet  # noqa: E402
+
+NUM_CLASSES = 10
+
+_LAYERS = flags.DEFINE_integer("layers", 5, "Cells of the supernet.")
+_CHANNELS = flags.DEFINE_integer("init_channels", 8, "C of the first cells.")
+_BATCH = flags.DEFINE_integer("batch_size", 16, "Examples per step (train and val each).")
+_IMAGE = flags.DEFINE_integer("image_size", 32, "Image height and width.")
+_STEPS = flags.DEFINE_integer("steps", 5, "Steady steps timed after the first.")
+
+
+def _batch(seed):
+    shape = [_BATCH.value, _IMAGE.value, _IMAGE.value, 3]
+    return {
+        "image": tf.random.stateless_normal(shape, seed=[seed, 0]),
+        "label": tf.random.stateless_uniform(
+            [_BATCH.value], [seed, 1], maxval=NUM_CLASSES, dtype=tf.int32
+        ),
+    }
+
+
+def main(argv):
+    del argv
+    supernet = darts_supernet.Supernet(NUM_CLASSES, _CHANNELS.value, _LAYERS.value)
+    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
+    train, val = _batch(1), _batch(2)
+    supernet(train["image"][:1], distribution.sample(1, seed=0))
+    search = trainer.SearchTrainer(
+        supernet,
+        distribution,
+        estimators.create("rebar"),
+        keras.optimizers.Adam(6e-4),
+        keras.optimizers.Adam(2e-3),
+        trainer.SearchSettings(global_batch_size=_BATCH.value),
+        seed=0,
+    )
+    step = tf.function(lambda train, val: search.train_step(train, val, True))
+    start = time.perf_counter()
+    step.get_concrete_function(train, val)
+    trace = time.perf_counter() - start
+    start = time.perf_counter()
+    tf.nest.map_structure(lambda t: t.numpy(), step(train, val))
+    first_call = time.perf_counter() - start
+    first_step = time.perf_counter() - LAUNCH
+    times = []
+    for _ in range(_STEPS.value):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy(), step(train, val))
+        times.append(time.perf_counter() - start)
+    report = {
+        "layers": _LAYERS.value,
+        "init_channels": _CHANNELS.value,
+        "batch_size": _BATCH.value,
+        "image_size": _IMAGE.value,
+        "first_step_s": round(first_step, 1),
+        "trace_s": round(trace, 1),
+        "first_call_s": round(first_call, 1),
+        "median_step_s": round(statistics.median(times), 3),
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -423,9 +423,8 @@ class DilConv(_ConvolutionOp):
         return per_pixel * _output_pixels(input_shape, self.stride)
 
 
-@keras.saving.register_keras_serializable(package="unas_tf")
-class MaxPool(keras.layers.Layer):
-    """3x3 max pooling, padding 1 (padded pixels never win), stride 1 or 2.
+class _Pool(keras.layers.Layer):
+    """What the 3x3 pools share: a stride, the output shape, no multiply-adds, the config.
 
     Args:
       stride: 1 or 2.
@@ -436,11 +435,6 @@ class MaxPool(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_stride(stride)
         self.stride = stride
-
-    def call(self, inputs):
-        return tf.nn.max_pool2d(
-            inputs, POOL_SIZE, self.stride, padding=_spatial_padding(POOL_SIZE // 2)
-        )
 
     def compute_output_shape(self, input_shape):
         return _reduced_shape(input_shape, self.stride, None)
@@ -455,7 +449,22 @@ class MaxPool(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="unas_tf")
-class AvgPool(keras.layers.Layer):
+class MaxPool(_Pool):
+    """3x3 max pooling, padding 1 (padded pixels never win), stride 1 or 2.
+
+    Args:
+      stride: 1 or 2.
+      **kwargs: Base layer keyword arguments, e.g. `name`.
+    """
+
+    def call(self, inputs):
+        return tf.nn.max_pool2d(
+            inputs, POOL_SIZE, self.stride, padding=_spatial_padding(POOL_SIZE // 2)
+        )
+
+
+@keras.saving.register_keras_serializable(package="unas_tf")
+class AvgPool(_Pool):
     """3x3 average pooling, padding 1, stride 1 or 2, averaging only the real pixels.
 
     PyTorch's AvgPool2d(count_include_pad=False), as DARTS uses: a window at the border is
@@ -466,11 +475,6 @@ class AvgPool(keras.layers.Layer):
       **kwargs: Base layer keyword arguments, e.g. `name`.
     """
 
-    def __init__(self, stride=1, **kwargs):
-        super().__init__(**kwargs)
-        _check_stride(stride)
-        self.stride = stride
-
     def call(self, inputs):
         padding = _spatial_padding(POOL_SIZE // 2)
         window_sums = tf.nn.avg_pool2d(tf.pad(inputs, padding), POOL_SIZE, self.stride, "VALID")
@@ -478,17 +482,6 @@ class AvgPool(keras.layers.Layer):
         ones = tf.pad(tf.ones_like(inputs[:1, :, :, :1]), padding)
         inside_fraction = tf.nn.avg_pool2d(ones, POOL_SIZE, self.stride, "VALID")
         return window_sums / inside_fraction
-
-    def compute_output_shape(self, input_shape):
-        return _reduced_shape(input_shape, self.stride, None)
-
-    def multiply_adds(self, input_shape):
-        """Pooling has no multiply-adds."""
-        del input_shape
-        return 0
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
 
 
 def create_op(name, channels, stride, affine, layer_name=None):

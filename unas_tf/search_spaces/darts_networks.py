@@ -418,6 +418,25 @@ def _outputs(features, aux_input, num_classes, aux_pool_stride):
     return outputs
 
 
+# Per stem: the auxiliary head's pooling stride (its input is 8x8 on CIFAR, 14x14 on ImageNet).
+AUX_POOL_STRIDES = {"cifar": CIFAR_AUX_POOL_STRIDE, "imagenet": IMAGENET_AUX_POOL_STRIDE}
+
+
+def _network(
+    kind, genotype, num_classes, init_channels, layers, auxiliary, drop_path_rate, image_size
+):
+    """Stem of `kind`, the cells, the heads: the body both public builders share."""
+    _check_drop_path_rate(drop_path_rate)
+    images = keras.Input((image_size, image_size, 3), name="images")
+    stem = Stem(kind, init_channels, name="stem")
+    s0, s1 = stem(images)
+    features, aux_input = _cells(
+        genotype, s0, s1, init_channels, layers, stem.reduction_prev, drop_path_rate, auxiliary
+    )
+    outputs = _outputs(features, aux_input, num_classes, AUX_POOL_STRIDES[kind])
+    return keras.Model(images, outputs, name=f"darts_{kind}_network")
+
+
 def cifar_network(
     genotype,
     num_classes,
@@ -444,15 +463,9 @@ def cifar_network(
     Returns:
       A `keras.Model` from images to {"logits"[, "aux_logits"]}.
     """
-    _check_drop_path_rate(drop_path_rate)
-    images = keras.Input((image_size, image_size, 3), name="images")
-    stem = Stem("cifar", init_channels, name="stem")
-    s0, s1 = stem(images)
-    features, aux_input = _cells(
-        genotype, s0, s1, init_channels, layers, stem.reduction_prev, drop_path_rate, auxiliary
+    return _network(
+        "cifar", genotype, num_classes, init_channels, layers, auxiliary, drop_path_rate, image_size
     )
-    outputs = _outputs(features, aux_input, num_classes, CIFAR_AUX_POOL_STRIDE)
-    return keras.Model(images, outputs, name="darts_cifar_network")
 
 
 def imagenet_network(
@@ -483,15 +496,16 @@ def imagenet_network(
     Returns:
       A `keras.Model` from images to {"logits"[, "aux_logits"]}.
     """
-    _check_drop_path_rate(drop_path_rate)
-    images = keras.Input((image_size, image_size, 3), name="images")
-    stem = Stem("imagenet", init_channels, name="stem")
-    s0, s1 = stem(images)
-    features, aux_input = _cells(
-        genotype, s0, s1, init_channels, layers, stem.reduction_prev, drop_path_rate, auxiliary
+    return _network(
+        "imagenet",
+        genotype,
+        num_classes,
+        init_channels,
+        layers,
+        auxiliary,
+        drop_path_rate,
+        image_size,
     )
-    outputs = _outputs(features, aux_input, num_classes, IMAGENET_AUX_POOL_STRIDE)
-    return keras.Model(images, outputs, name="darts_imagenet_network")
 
 
 def set_drop_path_rate(model, rate):

@@ -123,3 +123,17 @@ def test_a_workdir_of_another_config_is_refused_untouched(tmp_path):
     assert result.returncode != 0
     assert "epochs: 2 -> 3" in result.stderr
     assert {path: path.stat().st_mtime_ns for path in workdir.rglob("*")} == before
+
+
+def test_a_diverging_search_stops_with_a_message_and_saves_nothing_after(tmp_path):
+    # Adam moves every weight by about the learning rate: 1e30 overflows within two steps.
+    result = _run(
+        tmp_path / "run",
+        "--config.steps_per_epoch=3",
+        "--config.weight_lr=1e30",
+        "--config.weight_lr_final=1e30",
+    )
+    assert result.returncode != 0
+    assert "not finite" in result.stderr and "Traceback" not in result.stderr
+    assert "none was written yet" in result.stderr
+    assert tf.train.latest_checkpoint(tmp_path / "run" / "checkpoints") is None

@@ -214,9 +214,10 @@ def run_search(config, workdir):
         if step % config.log_every == 0 or step % steps_per_epoch == 0:
             values = {name: float(value) for name, value in metrics.items()}
             if not all(math.isfinite(value) for value in values.values()):
+                kept = manager.latest_checkpoint or "none was written yet"
                 raise SearchDiverged(
-                    f"step {step}: a loss is not finite ({values}); the last good checkpoint "
-                    f"in {manager.directory} is kept"
+                    f"step {step}: a loss is not finite ({values}); stopped without saving, "
+                    f"the last good checkpoint is kept ({kept})"
                 )
             elapsed = time.perf_counter() - start_time
             rate = (step - start_step) / elapsed

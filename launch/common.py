@@ -1,8 +1,14 @@
-"""What the launchers share: the --config flag, with bad overrides reported in one line."""
+"""What the launchers share: the --config flag with one-line errors, and their logging."""
 
+import importlib.util
+import os
 import sys
 
+from absl import logging
 from ml_collections import config_flags
+
+# Found without importing TensorFlow, which must first be imported quietly by unas_tf.
+_TENSORFLOW_DIR = importlib.util.find_spec("tensorflow").submodule_search_locations[0]
 
 
 def define_config_file(default, help_string):
@@ -19,3 +25,16 @@ def define_config_file(default, help_string):
     except (AttributeError, KeyError) as error:
         overrides = [arg for arg in sys.argv[1:] if arg.startswith("--config.")]
         sys.exit(f"{sys.argv[0]}: unknown config key {error} in {' '.join(overrides)}")
+
+
+def show_progress_lines():
+    """Shows INFO logging (the launchers' progress lines) without TensorFlow's own INFO lines.
+
+    TensorFlow logs through absl too (e.g. a line per checkpoint save); those are dropped unless
+    TF_CPP_MIN_LOG_LEVEL=0 asks for TensorFlow's logging.
+    """
+    logging.set_verbosity(logging.INFO)
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
+        logging.get_absl_handler().addFilter(
+            lambda record: not record.pathname.startswith(_TENSORFLOW_DIR)
+        )

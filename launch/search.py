@@ -9,7 +9,7 @@ checkpoints/ and tensorboard/ into the workdir.
 
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from launch import common
 from unas_tf import loop
@@ -23,7 +23,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run's outputs.
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.INFO)
+    common.show_progress_lines()
     try:
         genotype = loop.run_search(_CONFIG.value, _WORKDIR.value)
     # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.

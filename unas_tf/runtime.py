@@ -13,7 +13,9 @@ def import_tensorflow_quietly():
     descriptor level while TensorFlow loads and probes its devices; if that fails, what it printed
     is replayed so the real error stays visible. Probing devices does not initialise the runtime,
     so callers may still configure logical devices afterwards. Later C++ notices (such as oneDNN's
-    int64 fallback) are hidden by TF_CPP_MIN_LOG_LEVEL=3 unless the user sets another level.
+    int64 fallback) are hidden by TF_CPP_MIN_LOG_LEVEL=3 unless the user sets another level, and
+    so are the Python-side INFO lines (checkpoint sharding, strategy set-up) that would otherwise
+    join the launchers' progress lines.
 
     Returns:
       The `tensorflow` module.
@@ -37,4 +39,6 @@ def import_tensorflow_quietly():
         finally:
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0":
+        tf.get_logger().setLevel("WARNING")
     return tf

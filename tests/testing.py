@@ -1,4 +1,7 @@
-"""Shared test helpers: CPU device splitting for distribution tests."""
+"""Shared test helpers: CPU device splitting for distribution tests, the tiny search command."""
+
+import functools
+import sys
 
 import tensorflow as tf
 
@@ -16,7 +19,31 @@ def split_cpu_devices(num_devices=NUM_LOGICAL_CPUS):
     )
 
 
+@functools.cache
 def two_cpu_strategy():
-    """Returns a MirroredStrategy over two logical CPU devices."""
+    """Returns the process's MirroredStrategy over two logical CPU devices.
+
+    One instance for every test: two strategies over the same devices number their collective
+    operations independently, and TensorFlow then pairs up collectives of different tensors.
+    """
     devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices[:NUM_LOGICAL_CPUS])
+
+
+# Two ops, one cell, 8x8 digits: the smallest search that exercises every part of the loop.
+TINY_SEARCH = (
+    "--config.num_ops=2",
+    "--config.layers=1",
+    "--config.init_channels=4",
+    "--config.image_size=8",
+    "--config.batch_size=8",
+    "--config.epochs=3",
+    "--config.warmup_epochs=1",
+    "--config.log_every=1",
+    "--config.deterministic=True",
+)
+
+
+def tiny_search_command(workdir, *overrides):
+    """The argv of `launch.search` on the tiny search, with `overrides` appended."""
+    return [sys.executable, "-m", "launch.search", f"--workdir={workdir}", *TINY_SEARCH, *overrides]

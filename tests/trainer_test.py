@@ -61,8 +61,20 @@ def test_search_step_moves_phi_and_weights(rebar_trainer):
         _snapshot(search.supernet.trainable_weights),
     )
     metrics = steps[True](_batch(1), _batch(2))
-    assert set(metrics) == {"arch_loss", "train_loss", "train_accuracy"}
+    assert set(metrics) == {
+        "arch_loss",
+        "arch_grad_norm",
+        "arch_grad_variance",
+        "sampled/train_loss",
+        "sampled/train_accuracy",
+        "sampled/val_loss",
+        "sampled/val_accuracy",
+        "sampled/penalty",
+        "train_loss",
+        "train_accuracy",
+    }
     assert all(np.isfinite(float(value)) for value in metrics.values())
+    assert float(metrics["arch_grad_variance"]) > 0
     assert _moved(phi, search.distribution.trainable_variables)
     assert _moved(weights, search.supernet.trainable_weights)
 
@@ -94,3 +106,20 @@ def test_warm_up_moves_only_the_weights(rebar_trainer):
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"`{field}`"):
         trainer.SearchSettings(**{field: value})
+
+
+def test_total_variance_of_sum_is_unbiased():
+    # 20k draws of S = 4 contributions in 3 dimensions, each coordinate of variance 0.25:
+    # tr Cov of the sum is 4 * 3 * 0.25 = 3.
+    contributions = tf.random.stateless_normal([20_000, 4, 3], seed=[0, 1]) * 0.5
+    estimates = tf.vectorized_map(trainer.total_variance_of_sum, contributions)
+    mean = float(tf.reduce_mean(estimates))
+    standard_error = float(tf.math.reduce_std(estimates)) / np.sqrt(20_000)
+    assert abs(mean - 3.0) < 4 * standard_error
+
+
+def test_evaluation_scores_the_argmax_architecture(rebar_trainer):
+    search, _ = rebar_trainer
+    metrics = search.evaluate_step(_batch(5))
+    assert set(metrics) == {"loss", "accuracy"}
+    assert np.isfinite(float(metrics["loss"])) and 0 <= float(metrics["accuracy"]) <= 1

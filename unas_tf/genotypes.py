@@ -657,7 +657,7 @@ def draw_darts(genotype, path):
 
     Args:
       genotype: a `DartsGenotype`.
-      path: destination PNG file.
+      path: destination PNG file, or a binary file object (TensorBoard images use a buffer).
     """
     if not isinstance(genotype, DartsGenotype):
         raise ValueError(
@@ -670,4 +670,4 @@ def draw_darts(genotype, path):
     _draw_cell(left, genotype, "normal", "normal cell")
     _draw_cell(right, genotype, "reduce", "reduction cell")
     fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=100)
+    fig.savefig(path if hasattr(path, "write") else os.fspath(path), format="png", dpi=100)

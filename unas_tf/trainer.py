@@ -117,17 +117,28 @@ class SearchTrainer(tf.Module):
             return self._skipping_forward(images, sample)
         return self._dense_forward(images, sample)
 
-    def _step_seeds(self):
+    def _step_seeds(self, replica_id):
         """Three stateless seeds for this step and replica: arch, weights and spare."""
-        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         seed = tf.random.experimental.stateless_fold_in([self.seed, 0], self.step)
-        seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int64))
+        seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
         return tf.unstack(tf.random.experimental.stateless_split(seed, 3))
 
     def _global_mean(self, per_example):
         return tf.nn.compute_average_loss(
             per_example, global_batch_size=self.settings.global_batch_size
         )
+
+    def _clipped_total(self, gradients):
+        """Clips the sum of every replica's gradients by its global norm, as one device would.
+
+        Keras optimizers sum the replicas' gradients after clipping them one by one, which
+        would make the clipping depend on the number of replicas; so the sum is clipped here
+        and returned divided by the replica count, for the optimizer to sum again.
+        """
+        context = tf.distribute.get_replica_context()
+        total = context.all_reduce("SUM", gradients)
+        clipped, _ = tf.clip_by_global_norm(total, self.settings.grad_clip_norm)
+        return [gradient / context.num_replicas_in_sync for gradient in clipped]
 
     def _num_samples(self, batch_size):
         return batch_size if self.settings.sampling == "per_example" else 1
@@ -145,25 +156,30 @@ class SearchTrainer(tf.Module):
             return tf.reduce_mean(per_example, keepdims=True)
         return per_example
 
-    def architecture_loss_fn(self, train, val, skip_inactive):
+    def architecture_loss_fn(self, train, val, skip_inactive, record=None):
         """Returns the loss of each architecture sample on this step's batches.
 
         The per-sample losses the estimators need: L_train, L_val or L_gen = L_train +
         lambda |L_val - L_train| (Eq. 8), plus the architecture penalty (App. A.2).
         `skip_inactive` is passed to the supernet: True for one-hot samples, which are never
-        differentiated, False for relaxed ones, which are.
+        differentiated, False for relaxed ones, which are. `record`, a dict, receives the
+        batch means of the objective's terms and the accuracies of the sampled architectures.
         """
         settings = self.settings
         num_samples = self._num_samples(train["image"].shape[0])
 
+        def evaluate(batch, sample, split):
+            logits = self._forward(batch["image"], sample, skip_inactive)
+            if record is not None:
+                record[f"{split}_accuracy"] = _accuracy(batch["label"], logits)
+            return objectives.task_loss(batch["label"], logits)
+
         def loss(sample):
             terms = {}
             if settings.objective in ("train", "gen"):
-                logits = self._forward(train["image"], sample, skip_inactive)
-                terms["train"] = objectives.task_loss(train["label"], logits)
+                terms["train"] = evaluate(train, sample, "train")
             if settings.objective in ("val", "gen"):
-                logits = self._forward(val["image"], sample, skip_inactive)
-                terms["val"] = objectives.task_loss(val["label"], logits)
+                terms["val"] = evaluate(val, sample, "val")
             if settings.objective == "gen":
                 task = objectives.generalization_loss(
                     terms["train"], terms["val"], settings.gap_weight
@@ -171,9 +187,79 @@ class SearchTrainer(tf.Module):
             else:
                 task = terms[settings.objective]
             penalty = objectives.architecture_penalty(sample, settings.arch_penalty_weight)
+            if record is not None:
+                record.update({f"{split}_loss": tf.reduce_mean(t) for split, t in terms.items()})
+                record["penalty"] = tf.reduce_mean(penalty)
             return self._per_sample(task, num_samples) + penalty
 
         return loss
+
+    def architecture_gradients(self, train, val, replica_id):
+        """One replica's share of the phi gradient, and what it measured on the way.
+
+        Args:
+          train: this replica's search-train batch {"image", "label"}.
+          val: this replica's search-val batch, the same size.
+          replica_id: the replica whose architecture samples to draw.
+
+        Returns:
+          (gradients, measured): gradients of the variables of `distribution.logits` in the
+          order of its sorted keys, to be summed over replicas; `measured`, a dict of this
+          replica's scalars: "loss" (mean measured loss), the objective's terms and the
+          sampled architectures' accuracies (prefixed "sampled/"), and, for one sample per
+          example, "variance": an estimate of the total variance of this replica's gradient.
+        """
+        arch_seed = self._step_seeds(replica_id)[0]
+        num_samples = self._num_samples(train["image"].shape[0])
+        record = {}
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            # Per-sample copies of phi: their gradients are the per-sample contributions,
+            # whose spread estimates the variance at the price of one backward pass.
+            sampled = self._sampled_logits(num_samples)
+            tape.watch(sampled)
+            output = self.estimator.surrogate_loss(
+                sampled,
+                self.architecture_loss_fn(train, val, skip_inactive=True, record=record),
+                arch_seed,
+                relaxed_loss_fn=self.architecture_loss_fn(train, val, skip_inactive=False),
+            )
+            surrogate = tf.nn.compute_average_loss(
+                output.surrogate,
+                global_batch_size=self.settings.global_batch_size
+                * num_samples
+                // train["image"].shape[0],
+            )
+        per_sample = tape.gradient(surrogate, sampled)
+        keys = sorted(per_sample)
+        measured = {"loss": tf.reduce_mean(output.loss)}
+        measured.update({f"sampled/{name}": value for name, value in record.items()})
+        if num_samples > 1:
+            measured["variance"] = tf.add_n(
+                [total_variance_of_sum(per_sample[key]) for key in keys]
+            )
+        return [tf.reduce_sum(per_sample[key], axis=0) for key in keys], measured
+
+    def weight_gradients(self, train, replica_id):
+        """One replica's share of the weight gradient, on a relaxed sample (UNAS Sec. 3.2).
+
+        Returns:
+          (gradients of `supernet.trainable_weights`, to be summed over replicas; the
+          per-example losses; the logits).
+        """
+        weight_seed = self._step_seeds(replica_id)[1]
+        num_samples = self._num_samples(train["image"].shape[0])
+        if self.estimator is None:
+            logits = {key: tf.zeros_like(value) for key, value in self.distribution.logits.items()}
+        else:
+            logits = dict(self.distribution.logits)  # a plain dict: tf.function arguments
+        relaxed = distributions.sample_relaxed(
+            logits, self.settings.temperature, weight_seed, sample_shape=[num_samples]
+        )
+        with tf.GradientTape() as tape:
+            logits_out = self._dense_forward(train["image"], relaxed)
+            per_example = objectives.task_loss(train["label"], logits_out)
+            loss = self._global_mean(per_example)
+        return tape.gradient(loss, self.supernet.trainable_weights), per_example, logits_out
 
     def replica_step(self, train, val, update_architecture):
         """One replica's step: the architecture update (unless warming up), then the weights.
@@ -184,60 +270,93 @@ class SearchTrainer(tf.Module):
           update_architecture: Python bool; False during the weights-only warm-up.
 
         Returns:
-          A dict of scalar metrics for this replica.
+          A dict of scalar metrics; "arch_grad_variance" is already summed over replicas.
         """
-        arch_seed, weight_seed, _ = self._step_seeds()
-        batch_size = train["image"].shape[0]
-        num_samples = self._num_samples(batch_size)
+        context = tf.distribute.get_replica_context()
+        replica_id = context.replica_id_in_sync_group
         metrics = {}
         if update_architecture and self.estimator is not None:
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(self.distribution.trainable_variables)
-                output = self.estimator.surrogate_loss(
-                    self._sampled_logits(num_samples),
-                    self.architecture_loss_fn(train, val, skip_inactive=True),
-                    arch_seed,
-                    relaxed_loss_fn=self.architecture_loss_fn(train, val, skip_inactive=False),
-                )
-                surrogate = tf.nn.compute_average_loss(
-                    output.surrogate,
-                    global_batch_size=self.settings.global_batch_size * num_samples // batch_size,
-                )
-            variables = self.distribution.trainable_variables
-            self.arch_optimizer.apply(tape.gradient(surrogate, variables), variables)
-            mean_loss = tf.distribute.get_replica_context().all_reduce(
-                "MEAN", tf.reduce_mean(output.loss)
-            )
+            gradients, measured = self.architecture_gradients(train, val, replica_id)
+            variables = [self.distribution.logits[key] for key in sorted(self.distribution.logits)]
+            self.arch_optimizer.apply(gradients, variables)
+            mean_loss = context.all_reduce("MEAN", measured.pop("loss"))
             self.estimator.update(mean_loss)
             metrics["arch_loss"] = mean_loss
+            if "variance" in measured:
+                # Replicas draw independent samples: the variance of the summed gradient is
+                # the sum of theirs.
+                metrics["arch_grad_variance"] = context.all_reduce("SUM", measured.pop("variance"))
+            total = context.all_reduce("SUM", gradients)
+            metrics["arch_grad_norm"] = tf.linalg.global_norm(total)
+            metrics.update(measured)
 
-        if self.estimator is None:
-            logits = {key: tf.zeros_like(value) for key, value in self.distribution.logits.items()}
-        else:
-            logits = dict(self.distribution.logits)  # a plain dict: tf.function arguments
-        relaxed = distributions.sample_relaxed(
-            logits, self.settings.temperature, weight_seed, sample_shape=[num_samples]
-        )
+        gradients, per_example, logits_out = self.weight_gradients(train, replica_id)
         weights = self.supernet.trainable_weights
-        with tf.GradientTape() as tape:
-            logits_out = self._dense_forward(train["image"], relaxed)
-            per_example = objectives.task_loss(train["label"], logits_out)
-            loss = self._global_mean(per_example)
-        gradients = tape.gradient(loss, weights)
-        gradients, _ = tf.clip_by_global_norm(gradients, self.settings.grad_clip_norm)
-        self.weight_optimizer.apply(gradients, weights)
-        predictions = tf.argmax(logits_out, axis=-1, output_type=tf.int32)
+        self.weight_optimizer.apply(self._clipped_total(gradients), weights)
         metrics["train_loss"] = tf.reduce_mean(per_example)
-        metrics["train_accuracy"] = tf.reduce_mean(
-            tf.cast(tf.equal(predictions, train["label"]), tf.float32)
-        )
+        metrics["train_accuracy"] = _accuracy(train["label"], logits_out)
         return metrics
 
+    def evaluate_step(self, batch):
+        """Loss and accuracy of the argmax architecture on a global batch (cross-replica).
+
+        Batch-norm statistics come from the batch, as everywhere in the search.
+        """
+
+        def replica_evaluate(part):
+            num_samples = self._num_samples(part["image"].shape[0])
+            # The argmax one-hot, one copy per sample: the signature the step's forward was
+            # traced with, so evaluation reuses that trace.
+            mode = {
+                key: tf.broadcast_to(
+                    tf.one_hot(index, logits.shape[-1]), [num_samples, *logits.shape]
+                )
+                for (key, logits), index in zip(
+                    self.distribution.logits.items(),
+                    distributions.mode(dict(self.distribution.logits)).values(),
+                    strict=True,
+                )
+            }
+            logits = self._forward(part["image"], mode, skip_inactive=True)
+            return {
+                "loss": tf.reduce_mean(objectives.task_loss(part["label"], logits)),
+                "accuracy": _accuracy(part["label"], logits),
+            }
+
+        per_replica = self.strategy.run(replica_evaluate, args=(self._split(batch),))
+        return {
+            name: self.strategy.reduce("MEAN", value, axis=None)
+            for name, value in per_replica.items()
+        }
+
+    def _split(self, batch):
+        """Global batch -> per-replica slices, replica r taking the r-th of equal parts.
+
+        Every worker reads the same global batch and keeps its replicas' slices, so the
+        examples a replica sees do not depend on how many workers share the step.
+        """
+
+        def part(context):
+            return tf.nest.map_structure(
+                lambda x: tf.split(x, context.num_replicas_in_sync)[
+                    context.replica_id_in_sync_group
+                ],
+                batch,
+            )
+
+        return self.strategy.experimental_distribute_values_from_function(part)
+
     def train_step(self, train, val, update_architecture):
-        """Runs `replica_step` on every replica (cross-replica context); returns mean metrics."""
+        """Runs `replica_step` on every replica (cross-replica context); returns mean metrics.
+
+        Args:
+          train: the global search-train batch {"image", "label"}; each replica takes its slice.
+          val: the global search-val batch, the same size.
+          update_architecture: Python bool; False during the weights-only warm-up.
+        """
         per_replica = self.strategy.run(
             self.replica_step,
-            args=(train, val),
+            args=(self._split(train), self._split(val)),
             kwargs={"update_architecture": update_architecture},
         )
         self.step.assign_add(1)
@@ -245,3 +364,19 @@ class SearchTrainer(tf.Module):
             name: self.strategy.reduce("MEAN", value, axis=None)
             for name, value in per_replica.items()
         }
+
+
+def _accuracy(labels, logits):
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))
+
+
+def total_variance_of_sum(contributions):
+    """Estimates tr Cov(sum_s G_s) from S >= 2 i.i.d. contributions G_s, stacked [S, ...].
+
+    S times the unbiased per-contribution variance: how much the step's gradient estimate
+    would move between draws of its samples.
+    """
+    count = tf.cast(tf.shape(contributions)[0], contributions.dtype)
+    deviations = contributions - tf.reduce_mean(contributions, axis=0)
+    return tf.reduce_sum(tf.square(deviations)) * count / (count - 1.0)

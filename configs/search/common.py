@@ -36,7 +36,10 @@ def search_config(**overrides):
             arch_lr=2e-3,  # Adam, cosine to arch_lr_final (App. A.2)
             arch_lr_final=3e-4,
             arch_weight_decay=1e-6,
+            strategy="auto",  # auto | default | mirrored | multi_worker (unas_tf/strategies.py)
+            scale_lr=False,  # multiply the four learning rates by batch_size / 64
             log_every=10,  # steps between progress lines and summaries
+            eval_batches=4,  # search-val batches scoring the argmax architecture each epoch
             checkpoints_to_keep=2,
         )
     )

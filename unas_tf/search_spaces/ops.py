@@ -63,25 +63,30 @@ def add_batch_norm_weights(layer, name, channels, affine):
         beta = layer.add_weight(
             shape=(channels,), initializer="zeros", autocast=False, name=f"{name}_beta"
         )
-    # Under a distribution strategy each replica updates the statistics with its own sub-batch;
-    # "mean" aggregation averages those updates.
-    moving_mean = layer.add_weight(
-        shape=(channels,),
-        initializer="zeros",
-        trainable=False,
-        autocast=False,
-        aggregation="mean",
-        name=f"{name}_moving_mean",
-    )
-    moving_variance = layer.add_weight(
-        shape=(channels,),
-        initializer="ones",
-        trainable=False,
-        autocast=False,
-        aggregation="mean",
-        name=f"{name}_moving_variance",
-    )
+    moving_mean = _replica_local_statistic(layer, channels, "zeros", f"{name}_moving_mean")
+    moving_variance = _replica_local_statistic(layer, channels, "ones", f"{name}_moving_variance")
     return BatchNormWeights(gamma, beta, moving_mean, moving_variance)
+
+
+def _replica_local_statistic(layer, channels, initializer, name):
+    """A moving statistic that each replica updates with its own batch, averaged when read.
+
+    On-read synchronisation, as tf.keras batch norms had: an update inside a replica needs no
+    cross-replica synchronisation point, which TensorFlow cannot place inside the nested
+    `tf.function`s of the search step.
+    """
+    with keras.name_scope(layer.name, caller=layer):
+        variable = keras.Variable(
+            initializer=keras.initializers.get(initializer),
+            shape=(channels,),
+            trainable=False,
+            autocast=False,
+            aggregation="mean",
+            synchronization="on_read",
+            name=name,
+        )
+    layer._track_variable(variable)
+    return variable
 
 
 def batch_norm(x, weights, training):

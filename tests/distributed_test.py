@@ -1,0 +1,185 @@
+"""Several replicas and several workers: the same search as one device, the same phi everywhere."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import testing
+from unas_tf import distributions, estimators, genotypes, strategies, trainer
+from unas_tf.search_spaces import darts_supernet
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NUM_WORKERS = 2
+WORKER_TIMEOUT_S = 420
+OPS = genotypes.DARTS_OPS[:2]
+GLOBAL_BATCH = 8
+
+
+@pytest.mark.parametrize(
+    ("cluster", "task_type", "task_id", "expected"),
+    [
+        ({}, None, None, True),
+        ({"worker": ["a:1", "b:1"]}, "worker", 0, True),
+        ({"worker": ["a:1", "b:1"]}, "worker", 1, False),
+        ({"chief": ["a:1"], "worker": ["b:1"]}, "worker", 0, False),
+        ({"chief": ["a:1"], "worker": ["b:1"]}, "chief", 0, True),
+    ],
+)
+def test_chief_is_the_chief_task_or_else_worker_0(cluster, task_type, task_id, expected):
+    assert strategies.is_chief_task(cluster, task_type, task_id) is expected
+
+
+def test_auto_without_tf_config_is_one_device_and_unknown_names_are_refused(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert strategies.create("auto").num_replicas_in_sync == 1
+    with pytest.raises(ValueError, match="config.strategy"):
+        strategies.create("multi_worker")
+    with pytest.raises(ValueError, match="config.strategy"):
+        strategies.create("tpu")
+
+
+def _batch(seed):
+    return {
+        "image": tf.random.stateless_normal([GLOBAL_BATCH, 8, 8, 3], seed=[seed, 0]),
+        "label": tf.random.stateless_uniform([GLOBAL_BATCH], [seed, 1], maxval=5, dtype=tf.int32),
+    }
+
+
+def _search_trainer(strategy):
+    """A tiny rebar search under `strategy`, with SGD so that updates are linear in gradients."""
+    with strategy.scope():
+        supernet = darts_supernet.Supernet(5, 4, 1, op_names=OPS)
+        distribution = distributions.ArchitectureDistribution(
+            genotypes.darts_choice_shapes(len(OPS))
+        )
+        supernet(_batch(0)["image"][:1], distribution.sample(1, seed=0))
+        weight_optimizer, arch_optimizer = keras.optimizers.SGD(0.1), keras.optimizers.SGD(1.0)
+        weight_optimizer.build(supernet.trainable_weights)
+        arch_optimizer.build(distribution.trainable_variables)
+        return trainer.SearchTrainer(
+            supernet,
+            distribution,
+            estimators.create("rebar"),
+            weight_optimizer,
+            arch_optimizer,
+            trainer.SearchSettings(global_batch_size=GLOBAL_BATCH, grad_clip_norm=0.5),
+            seed=0,
+            strategy=strategy,
+        )
+
+
+def _one_device_step(search, train, val, num_replicas):
+    """What `train_step` must do over `num_replicas` replicas, computed replica by replica."""
+    halves = [
+        [
+            tf.nest.map_structure(lambda x, r=r: tf.split(x, num_replicas)[r], batch)
+            for r in range(num_replicas)
+        ]
+        for batch in (train, val)
+    ]
+    arch = [
+        search.architecture_gradients(halves[0][r], halves[1][r], r)[0] for r in range(num_replicas)
+    ]
+    logits = search.distribution.logits
+    search.arch_optimizer.apply(
+        [tf.add_n(parts) for parts in zip(*arch, strict=True)], [logits[k] for k in sorted(logits)]
+    )
+    weights = [search.weight_gradients(halves[0][r], r)[0] for r in range(num_replicas)]
+    total = [tf.add_n(parts) for parts in zip(*weights, strict=True)]
+    clipped, _ = tf.clip_by_global_norm(total, search.settings.grad_clip_norm)
+    search.weight_optimizer.apply(clipped, search.supernet.trainable_weights)
+
+
+def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_samples():
+    mirrored = _search_trainer(testing.two_cpu_strategy())
+    single = _search_trainer(tf.distribute.get_strategy())
+    for source, target in zip(
+        mirrored.supernet.trainable_weights, single.supernet.trainable_weights, strict=True
+    ):
+        target.assign(source.numpy())
+    train, val = _batch(1), _batch(2)
+
+    tf.function(lambda: mirrored.train_step(train, val, True))()
+    _one_device_step(single, train, val, num_replicas=testing.NUM_LOGICAL_CPUS)
+
+    for key, logits in single.distribution.logits.items():
+        np.testing.assert_allclose(
+            mirrored.distribution.logits[key].numpy(), logits.numpy(), atol=1e-5, err_msg=key
+        )
+    for source, target in zip(
+        mirrored.supernet.trainable_weights, single.supernet.trainable_weights, strict=True
+    ):
+        np.testing.assert_allclose(source.numpy(), target.numpy(), atol=1e-5, err_msg=source.path)
+    # Phi moved, and identically on both replicas: one mirrored variable, two equal copies.
+    assert any(np.abs(v.numpy()).max() > 0 for v in single.distribution.logits.values())
+    for variable in mirrored.distribution.logits.values():
+        copies = mirrored.strategy.experimental_local_results(variable)
+        np.testing.assert_array_equal(copies[0].numpy(), copies[1].numpy())
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _restored_phi(checkpoint_dir):
+    """{selector group: logits} of the latest checkpoint in `checkpoint_dir`, restored by object."""
+    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(len(OPS)))
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    tf.train.Checkpoint(distribution=distribution).restore(latest).expect_partial()
+    return {name: value.numpy() for name, value in distribution.logits.items()}
+
+
+@pytest.mark.slow
+def test_two_workers_search_to_the_same_phi_and_genotype(tmp_path):
+    workdir = tmp_path / "run"
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(NUM_WORKERS)]
+    processes = []
+    for index in range(NUM_WORKERS):
+        tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+        processes.append(
+            subprocess.Popen(
+                testing.tiny_search_command(workdir, "--config.steps_per_epoch=3"),
+                cwd=ROOT,
+                env={**os.environ, "TF_CONFIG": json.dumps(tf_config)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=max(deadline - time.monotonic(), 1)))
+    finally:
+        for process in processes:  # stragglers, e.g. a worker waiting for a dead peer
+            process.kill()
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr[-3000:]
+
+    # Both print the same architecture; only the chief wrote outputs into the workdir.
+    assert outputs[0][0] == outputs[1][0]
+    assert "normal:" in outputs[0][0]
+    assert {"config.json", "genotype.json", "checkpoints", "tensorboard"} <= set(
+        os.listdir(workdir)
+    )
+    chief = _restored_phi(workdir / "checkpoints")
+    other = _restored_phi(workdir / strategies.SCRATCH_DIR / "worker_1" / "checkpoints")
+    assert chief.keys() == other.keys() and chief
+    for name, value in chief.items():
+        np.testing.assert_array_equal(value, other[name], err_msg=name)
+    assert any(np.any(value != 0) for value in chief.values()), "phi never moved"

@@ -1,0 +1,98 @@
+"""Which `tf.distribute` strategy a run uses, and what each worker of it may write.
+
+One code path serves one device, several GPUs of one host (MirroredStrategy) and several hosts
+(MultiWorkerMirroredStrategy, configured by the `TF_CONFIG` environment variable). Batch sizes
+in configs are global: examples per step over every replica of every worker.
+
+Under several workers every worker runs the same program. The chief (task "chief", or worker 0
+when there is no chief) writes the real checkpoints, summaries and genotype files; the others
+write their checkpoints into a scratch directory, because saving a distributed checkpoint is a
+collective operation every worker must take part in.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+KNOWN = ("auto", "default", "mirrored", "multi_worker")
+SCRATCH_DIR = "workers"  # under the workdir: checkpoints of the non-chief workers
+
+
+def _cluster_spec():
+    """Returns TF_CONFIG's cluster and task, or (None, None) when it is unset or empty."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text:
+        return None, None
+    try:
+        tf_config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG: not valid JSON ({error})") from error
+    return tf_config.get("cluster"), tf_config.get("task")
+
+
+def create(name):
+    """Returns the strategy `name` selects; call it before any other TensorFlow work.
+
+    Args:
+      name: "auto" (TF_CONFIG with a cluster -> multi_worker; several GPUs -> mirrored; else
+        default), "default" (one device), "mirrored" (every local GPU, or the CPU) or
+        "multi_worker" (the hosts of TF_CONFIG).
+
+    Raises:
+      ValueError: an unknown name, or multi_worker without a TF_CONFIG cluster.
+    """
+    if name not in KNOWN:
+        raise ValueError(f"config.strategy: expected one of {list(KNOWN)}, got {name!r}")
+    cluster, _ = _cluster_spec()
+    if name == "auto":
+        if cluster:
+            name = "multi_worker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "multi_worker":
+        if not cluster:
+            raise ValueError(
+                "config.strategy: multi_worker needs TF_CONFIG with a cluster; see the README"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief_task(cluster, task_type, task_id):
+    """Whether the task (task_type, task_id) of `cluster` ({job: [addresses]}) is the chief.
+
+    The "chief" task if the cluster has one, else worker 0; every task of an empty cluster
+    (a single process) is.
+    """
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return task_type == "chief"
+    return task_type == "worker" and task_id == 0
+
+
+def _resolver(strategy):
+    return getattr(strategy.extended, "_cluster_resolver", None)
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's outputs (always, unless several workers run)."""
+    resolver = _resolver(strategy)
+    if resolver is None:
+        return True
+    return is_chief_task(resolver.cluster_spec().as_dict(), resolver.task_type, resolver.task_id)
+
+
+def checkpoint_dir(workdir, strategy):
+    """Where this process saves checkpoints: the run's own, or a scratch one for non-chiefs."""
+    if is_chief(strategy):
+        return os.path.join(workdir, "checkpoints")
+    resolver = _resolver(strategy)
+    return os.path.join(
+        workdir, SCRATCH_DIR, f"{resolver.task_type}_{resolver.task_id}", "checkpoints"
+    )

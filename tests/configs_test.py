@@ -6,7 +6,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from unas_tf import loop
+from unas_tf import loop, retrain
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {
@@ -52,12 +52,13 @@ def _parse(preset, *overrides):
     return flag_values.config
 
 
-def test_the_three_eval_presets_exist():
-    assert EVAL_PRESETS == [
+def test_the_eval_presets_exist():
+    assert {
         "configs/eval/cifar10.py",
         "configs/eval/cifar100.py",
+        "configs/eval/digits.py",
         "configs/eval/imagenet.py",
-    ]
+    } <= set(EVAL_PRESETS)
 
 
 @pytest.mark.parametrize("preset", EVAL_PRESETS)
@@ -65,6 +66,62 @@ def test_eval_preset_has_the_documented_keys(preset):
     config = _parse(preset)
     assert EVAL_KEYS <= set(config.keys())
     assert "python -m launch." in (ROOT / preset).read_text()
+
+
+TRAINING_KEYS = {
+    "dataset",
+    "batch_size",
+    "epochs",
+    "steps_per_epoch",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "grad_clip_norm",
+    "auxiliary_weight",
+    "drop_path_rate",
+    "cutout",
+    "label_smoothing",
+    "warmup_epochs",
+    "seed",
+    "deterministic",
+    "log_every",
+    "data_dir",
+}
+
+
+@pytest.mark.parametrize("preset", EVAL_PRESETS)
+def test_eval_preset_has_valid_training_keys(preset):
+    config = _parse(preset)
+    assert TRAINING_KEYS <= set(config.keys())
+    retrain.validate(config)
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        # UNAS App. B.1: CIFAR-10 and CIFAR-100 differ only in their drop-path rate.
+        ("configs/eval/cifar10.py", ("cifar10", 128, 600, 0.05, 3e-4, 0.2, 16, 0.0, 0)),
+        ("configs/eval/cifar100.py", ("cifar100", 128, 600, 0.05, 3e-4, 0.3, 16, 0.0, 0)),
+        # App. B.2: lr 0.1 per 128 images, 5 warm-up epochs, label smoothing 0.1.
+        ("configs/eval/imagenet.py", ("imagenet2012", 128, 250, 0.1, 3e-5, 0.0, 0, 0.1, 5)),
+    ],
+)
+def test_training_presets_follow_the_paper(preset, expected):
+    config = _parse(preset)
+    keys = (
+        "dataset",
+        "batch_size",
+        "epochs",
+        "lr",
+        "weight_decay",
+        "drop_path_rate",
+        "cutout",
+        "label_smoothing",
+        "warmup_epochs",
+    )
+    assert tuple(config[key] for key in keys) == expected
+    assert (config.momentum, config.grad_clip_norm, config.auxiliary_weight) == (0.9, 5.0, 0.4)
+    assert "python -m launch.train" in (ROOT / preset).read_text()
 
 
 def test_dotted_overrides_parse():

@@ -37,6 +37,16 @@ def test_chief_is_the_chief_task_or_else_worker_0(cluster, task_type, task_id, e
     assert strategies.is_chief_task(cluster, task_type, task_id) is expected
 
 
+def test_the_chief_process_is_read_from_tf_config(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert strategies.is_chief_process()
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    for index, expected in ((0, True), (1, False)):
+        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+        assert strategies.is_chief_process() is expected
+
+
 def test_auto_without_tf_config_is_one_device_and_unknown_names_are_refused(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert strategies.create("auto").num_replicas_in_sync == 1

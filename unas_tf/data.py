@@ -20,9 +20,13 @@ to resume a search at the exact next batch:
 Data sets:
   "digits": scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), offline, the
     default for tests and small runs. A fixed 20% test part is held out of every search.
-  "cifar10", "cifar100": tensorflow-datasets, pad-4 random crop + horizontal flip for training.
+  "cifar10", "cifar100": tensorflow-datasets, pad-4 random crop + horizontal flip for training
+    (retraining adds cutout, UNAS App. B.1).
   "imagenet2012": tensorflow-datasets (the tar files go to its manual_dir), random resized crop +
     flip for training, resize + centre crop for evaluation. Streamed from disk, not cached.
+
+`serving_preprocess` is the test-time transform as a batched graph function on uint8 images, for
+exported models (`unas_tf.export`).
 """
 
 from typing import NamedTuple
@@ -42,6 +46,7 @@ DIGITS_TEST_FRACTION = 0.2
 DIGITS_TEST_SPLIT_SEED = 0
 DIGITS_MAX_PIXEL = 16.0  # load_digits pixels are counts 0..16.
 DIGITS_NUM_CLASSES = 10
+DIGITS_IMAGE_SIZE = 8
 
 CIFAR_IMAGE_SIZE = 32
 CIFAR_PADDING = 4
@@ -61,6 +66,8 @@ IMAGENET_SHUFFLE_BUFFER = 10_000
 
 # Independent random streams derived from `seed`.
 _TRAIN_ORDER, _TRAIN_AUGMENT, _VAL_ORDER, _EVAL_TRAIN_ORDER, _EVAL_TRAIN_AUGMENT = range(5)
+# Folded into an example's augmentation seed for its cutout square, apart from crop and flip.
+_CUTOUT_STREAM = 1
 
 
 class DatasetNotPreparedError(ValueError):
@@ -191,7 +198,7 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
     )
 
 
-def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True):
+def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True, cutout=0):
     """Builds the pipelines that retrain on all training data and test on the test split.
 
     Args:
@@ -201,15 +208,25 @@ def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True):
       seed: integer fixing the example order and the augmentation of the training data.
       data_dir: tensorflow-datasets data directory; None for its default. Unused by "digits".
       augment: whether to randomly augment the training images.
+      cutout: side of the square zeroed at a random centre of every augmented training image,
+        after normalisation (DARTS's Cutout; UNAS App. B.1 uses 16 on CIFAR); 0 for none.
+        Digits and CIFAR only.
 
     Returns:
       An `EvalData`.
 
     Raises:
-      ValueError: an unknown `name` or a non-positive `batch_size` / `image_size`.
+      ValueError: an unknown `name`, a non-positive `batch_size` / `image_size`, a negative
+        `cutout`, or cutout on ImageNet.
       DatasetNotPreparedError: the tensorflow-datasets data is not in `data_dir`.
     """
     _check_common_args(name, batch_size, image_size)
+    if cutout < 0 or (cutout and name == "imagenet2012"):
+        raise ValueError(
+            "Invalid value received for argument `cutout`. Expected 0, or a positive square side "
+            f"for an in-memory data set (not imagenet2012). Received: cutout={cutout}, "
+            f"name={name!r}"
+        )
     if name == "imagenet2012":
         return _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment)
     if name == "digits":
@@ -218,9 +235,12 @@ def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True):
         training = _load_tfds_split(name, "train", data_dir)
         test = _load_tfds_split(name, "test", data_dir)
     transforms = _in_memory_transforms(name, image_size)
+    train_transform = transforms[augment]
+    if augment and cutout:
+        train_transform = _with_cutout(train_transform, cutout)
     train = _batched(
         _in_memory_examples(training, _stream(seed, _EVAL_TRAIN_ORDER)),
-        transforms[augment],
+        train_transform,
         batch_size,
         _stream(seed, _EVAL_TRAIN_AUGMENT),
     )
@@ -274,21 +294,41 @@ def _take(split, indices):
 # In-memory data sets: digits and CIFAR.
 
 
+def _digits_counts():
+    """Returns the digits (training part, test part) as scikit-learn's [N, 8, 8] counts 0..16."""
+    digits = sk_datasets.load_digits()
+    labels = digits.target.astype(np.int32)
+    order = np.random.default_rng(DIGITS_TEST_SPLIT_SEED).permutation(len(labels))
+    num_test = round(DIGITS_TEST_FRACTION * len(labels))
+    return (
+        _Split(digits.images[order[num_test:]], labels[order[num_test:]]),
+        _Split(digits.images[order[:num_test]], labels[order[:num_test]]),
+    )
+
+
+def _digits_grey(counts, image_size):
+    """[N, 8, 8] counts -> float32 [N, S, S, 3] grey levels in [0, 1], resized bilinearly."""
+    images = (counts / DIGITS_MAX_PIXEL).astype(np.float32)[..., None]
+    images = tf.image.resize(images, [image_size, image_size], method="bilinear").numpy()
+    return np.repeat(images, 3, axis=-1)
+
+
+def _digits_statistics(image_size):
+    """The mean and standard deviation of the digits training part at `image_size`."""
+    training, _ = _digits_counts()
+    images = _digits_grey(training.images, image_size)
+    return images.mean(), images.std()
+
+
 def _digits_parts(image_size):
     """Returns the digits (training part, test part), float32 at `image_size`.
 
     Images are grey levels in [0, 1] repeated over 3 channels, resized bilinearly, then
     standardised with the mean and standard deviation of the training part.
     """
-    digits = sk_datasets.load_digits()
-    images = (digits.images / DIGITS_MAX_PIXEL).astype(np.float32)[..., None]
-    images = tf.image.resize(images, [image_size, image_size], method="bilinear").numpy()
-    images = np.repeat(images, 3, axis=-1)
-    labels = digits.target.astype(np.int32)
-    order = np.random.default_rng(DIGITS_TEST_SPLIT_SEED).permutation(len(labels))
-    num_test = round(DIGITS_TEST_FRACTION * len(labels))
-    training = _Split(images[order[num_test:]], labels[order[num_test:]])
-    test = _Split(images[order[:num_test]], labels[order[:num_test]])
+    training, test = _digits_counts()
+    training = _Split(_digits_grey(training.images, image_size), training.labels)
+    test = _Split(_digits_grey(test.images, image_size), test.labels)
     mean, std = training.images.mean(), training.images.std()
     return (
         _Split((training.images - mean) / std, training.labels),
@@ -392,6 +432,34 @@ def _pad_crop_flip(image, seed, padding, flip):
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     return image
+
+
+def _with_cutout(transform, size):
+    """Wraps an augmenting transform(image, seed) to zero a random square after it."""
+
+    def transform_and_cut(image, seed):
+        image = transform(image, seed)
+        return _cutout(image, tf.random.experimental.stateless_fold_in(seed, _CUTOUT_STREAM), size)
+
+    return transform_and_cut
+
+
+def _cutout(image, seed, size):
+    """Zeroes the size x size square centred on a uniformly random pixel, clipped at the borders.
+
+    As DARTS's Cutout (DeVries & Taylor 2017): the centre may lie anywhere in the image, so the
+    square is often partly outside it.
+    """
+    row_seed, column_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+
+    def inside(length, centre_seed):
+        centre = tf.random.stateless_uniform([], centre_seed, 0, length, dtype=tf.int32)
+        positions = tf.range(length)
+        return (positions >= centre - size // 2) & (positions < centre - size // 2 + size)
+
+    square = inside(height, row_seed)[:, None] & inside(width, column_seed)[None, :]
+    return image * tf.cast(~square, image.dtype)[..., None]
 
 
 def _batched(examples, transform, batch_size, augment_seed=None, drop_remainder=True):
@@ -536,11 +604,80 @@ def _imagenet_random_resized_crop(encoded, image_size, seed):
 
 
 def _imagenet_centre_crop(encoded, image_size):
-    """Resizes the shorter side to image_size / 0.875 and takes the centre square."""
-    image = tf.image.decode_jpeg(encoded, channels=3)
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    """Decodes a JPEG, resizes its shorter side to image_size / 0.875, takes the centre square."""
+    return _imagenet_centre_crop_decoded(tf.image.decode_jpeg(encoded, channels=3), image_size)
+
+
+def _imagenet_centre_crop_decoded(image, image_size):
+    """`_imagenet_centre_crop` of decoded uint8 image(s) [(N,) H, W, 3]; float32 pixels 0..255."""
+    shape = tf.cast(tf.shape(image)[-3:-1], tf.float32)
     scale = image_size / IMAGENET_CENTRE_CROP_FRACTION / tf.reduce_min(shape)
     resized = tf.cast(tf.round(shape * scale), tf.int32)
     image = tf.image.resize(image, resized, method="bilinear")
     top, left = (resized[0] - image_size) // 2, (resized[1] - image_size) // 2
-    return image[top : top + image_size, left : left + image_size]
+    return image[..., top : top + image_size, left : left + image_size, :]
+
+
+# Serving: the test-time transform of uint8 images, as one batched graph function.
+
+
+def serving_input_size(name):
+    """The height and width of the uint8 images `serving_preprocess(name, ...)` takes.
+
+    Digits: 8 (scikit-learn's images); CIFAR: 32; ImageNet: None, any size (one per batch),
+    centre-cropped as the test pipeline crops the decoded JPEGs.
+
+    Raises:
+      ValueError: an unknown `name`.
+    """
+    _check_common_args(name, 1, 1)
+    if name == "digits":
+        return DIGITS_IMAGE_SIZE
+    if name == "imagenet2012":
+        return None
+    return CIFAR_IMAGE_SIZE
+
+
+def serving_preprocess(name, image_size):
+    """Returns the test-time transform of data set `name` as a function of uint8 batches.
+
+    The function maps uint8 [N, H, W, 3] images (H = W = `serving_input_size(name)`, or any size
+    for ImageNet) to the float32 [N, image_size, image_size, 3] the test pipeline of `eval_data`
+    feeds the network, with the same ops, so an exported model sees what it was tested on.
+
+    Digits take scikit-learn's own integer form: `load_digits().images`, counts 0..16 of an 8x8
+    grid, as uint8 (an ordinary 0..255 grey image x becomes round(x * 16 / 255)); the three
+    channels are averaged, so grey images repeated on 3 channels are exact. CIFAR takes 32x32 RGB
+    pixels; ImageNet takes decoded RGB images of any size, one size per batch.
+
+    Args:
+      name: one of `KNOWN_DATASETS`.
+      image_size: height and width the network takes.
+
+    Returns:
+      A function uint8 tensor [N, H, W, 3] -> float32 tensor [N, image_size, image_size, 3],
+      made of TensorFlow ops only (traceable into a SavedModel).
+
+    Raises:
+      ValueError: an unknown `name` or a non-positive `image_size`.
+    """
+    _check_common_args(name, 1, image_size)
+    if name == "digits":
+        mean, std = _digits_statistics(image_size)
+        mean, std = tf.constant(mean, tf.float32), tf.constant(std, tf.float32)
+
+        def preprocess_digits(images):
+            grey = tf.reduce_mean(tf.cast(images, tf.float32), axis=-1, keepdims=True)
+            grey = tf.image.resize(grey / DIGITS_MAX_PIXEL, [image_size, image_size], "bilinear")
+            return (tf.tile(grey, [1, 1, 1, 3]) - mean) / std
+
+        return preprocess_digits
+    if name == "imagenet2012":
+        mean, std = tf.constant(IMAGENET_MEAN), tf.constant(IMAGENET_STD)
+
+        def preprocess_imagenet(images):
+            return (_imagenet_centre_crop_decoded(images, image_size) / 255.0 - mean) / std
+
+        return preprocess_imagenet
+    normalise = _in_memory_transforms(name, image_size)[False]
+    return lambda images: normalise(images, None)

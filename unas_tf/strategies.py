@@ -76,6 +76,13 @@ def is_chief_task(cluster, task_type, task_id):
     return task_type == "worker" and task_id == 0
 
 
+def is_chief_process():
+    """Whether TF_CONFIG makes this process the chief (True without TF_CONFIG)."""
+    cluster, task = _cluster_spec()
+    task = task or {}
+    return is_chief_task(cluster, task.get("type"), task.get("index"))
+
+
 def _resolver(strategy):
     return getattr(strategy.extended, "_cluster_resolver", None)
 

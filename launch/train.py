@@ -1,0 +1,56 @@
+r"""Retrains an architecture from scratch and exports it; rerunning on the same workdir resumes.
+
+    python -m launch.train --workdir=/tmp/digits_train                   # embedded digits
+    python -m launch.train --config=configs/eval/cifar10.py --workdir=/tmp/c10_train \
+        --config.genotype=/tmp/unas_c10/genotype.json
+
+--config.genotype takes a published name (UNAS_CIFAR10, ...), a genotype.json path or random:SEED.
+Writes config.json, genotype.json, checkpoints/, tensorboard/ and metrics.json (test top-1 and
+top-5, parameters, multiply-adds) into the workdir, then the SavedModel into WORKDIR/export
+(unless --config.export=False).
+"""
+
+import os
+import sys
+import time
+
+from absl import app, flags
+
+from launch import common
+from unas_tf import export, retrain, strategies
+
+_CONFIG = common.define_config_file(
+    "configs/eval/digits.py",
+    "Eval preset (configs/eval/*.py); override keys with --config.KEY=VALUE.",
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run's outputs.", required=True)
+
+
+def main(argv):
+    del argv
+    common.show_progress_lines()
+    config, workdir = _CONFIG.value, _WORKDIR.value
+    start = time.perf_counter()
+    try:
+        metrics = retrain.run_training(config, workdir)
+        exported = None
+        if config.export and strategies.is_chief_process():
+            exported = export.export_from_workdir(
+                workdir, os.path.join(workdir, retrain.EXPORT_DIR)
+            )
+    # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
+    except (ValueError, retrain.TrainingDiverged) as error:
+        sys.exit(f"train: {error}")
+    print(
+        f"{config.genotype} on {config.dataset}: test top-1 {metrics['top1']:.4f}, "
+        f"top-5 {metrics['top5']:.4f} ({metrics['test_examples']} examples); "
+        f"{metrics['params']:,} params, {metrics['macs']:,} multiply-adds; "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+    print(f"Metrics written to {os.path.join(workdir, retrain.METRICS_FILE)}")
+    if exported:
+        print(f"SavedModel written to {exported}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,507 @@
+"""Retraining a found architecture from scratch (UNAS App. B): the step and the outer loop.
+
+`RetrainTrainer.replica_step` is one replica's step on one batch; `train_step` runs it through
+`strategy.run`. `run_training(config, workdir)` is what `launch/train.py` calls. The workdir holds:
+  config.json        the resolved config (a rerun must match it to resume)
+  genotype.json      the architecture being trained
+  checkpoints/       the network, the optimizer, the step and the data position
+  tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy
+  metrics.json       final test top-1 / top-5, parameters and multiply-adds
+`launch/train.py` then exports the final network to export/ (`unas_tf.export`).
+Rerunning the same command on the same workdir resumes from the latest checkpoint.
+
+Optimisation as the DARTS / UNAS PyTorch code: SGD with momentum, cosine learning rate to 0
+(after a linear warm-up on ImageNet), the gradient of the loss clipped to a global norm, then
+weight decay added to it as PyTorch's `SGD(weight_decay=...)` does (coupled L2 on every weight,
+not clipped), auxiliary head loss weighted 0.4, drop-path ramped linearly per epoch.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from unas_tf import data, eval_networks, genotypes, model_size, strategies
+from unas_tf.search_spaces import darts_networks
+
+TOP_K = 5  # metrics.json reports top-1 and top-5 accuracy
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+EXPORT_DIR = "export"  # where launch.train exports the trained network
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """What the retraining step needs to know beyond its modules.
+
+    Attributes:
+      global_batch_size: examples per step over all replicas.
+      auxiliary_weight: weight of the auxiliary head's cross-entropy.
+      label_smoothing: mass spread uniformly over the classes of the targets.
+      weight_decay: L2 coefficient, added to the clipped gradient as `weight_decay * w`.
+      grad_clip_norm: global norm the gradient of the loss is clipped to.
+    """
+
+    global_batch_size: int
+    auxiliary_weight: float = 0.4
+    label_smoothing: float = 0.0
+    weight_decay: float = 3e-4
+    grad_clip_norm: float = 5.0
+
+    def __post_init__(self):
+        for name, low, closed in (
+            ("global_batch_size", 0, False),
+            ("grad_clip_norm", 0, False),
+            ("auxiliary_weight", 0, True),
+            ("weight_decay", 0, True),
+            ("label_smoothing", 0, True),
+        ):
+            value = getattr(self, name)
+            if value < low or (value == low and not closed):
+                expected = f">= {low}" if closed else f"> {low}"
+                raise ValueError(
+                    f"Invalid value received for argument `{name}`. Expected {expected}. "
+                    f"Received: {name}={value}"
+                )
+        if self.label_smoothing >= 1:
+            raise ValueError(
+                "Invalid value received for argument `label_smoothing`. Expected a value in "
+                f"[0, 1). Received: label_smoothing={self.label_smoothing}"
+            )
+
+
+def smoothed_cross_entropy(labels, logits, label_smoothing):
+    """Per-example cross-entropy against one-hot targets smoothed towards uniform.
+
+    Targets are (1 - eps) one_hot + eps / K (Szegedy et al. 2016), as PyTorch's
+    `CrossEntropyLoss(label_smoothing=eps)`.
+
+    Args:
+      labels: int [B].
+      logits: float [B, K].
+      label_smoothing: eps in [0, 1).
+
+    Returns:
+      float [B].
+    """
+    num_classes = logits.shape[-1]
+    targets = tf.one_hot(labels, num_classes, dtype=logits.dtype)
+    targets = targets * (1.0 - label_smoothing) + label_smoothing / num_classes
+    return -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
+
+
+class RetrainTrainer(tf.Module):
+    """Runs retraining steps of an evaluation network.
+
+    Args:
+      model: maps images to {"logits"[, "aux_logits"]} (`eval_networks.build`).
+      optimizer: a built Keras optimizer of `model.trainable_weights`.
+      settings: `TrainSettings`.
+      strategy: the `tf.distribute` strategy the modules were built under.
+    """
+
+    def __init__(self, model, optimizer, settings, strategy=None):
+        super().__init__(name="retrain_trainer")
+        self.model = model
+        self.optimizer = optimizer
+        self.settings = settings
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+
+    def loss(self, batch, training=True):
+        """Per-example loss: smoothed cross-entropy, plus the weighted auxiliary one.
+
+        Returns:
+          (per-example loss [B], logits [B, K]).
+        """
+        outputs = self.model(batch["image"], training=training)
+        smoothing = self.settings.label_smoothing
+        per_example = smoothed_cross_entropy(batch["label"], outputs["logits"], smoothing)
+        if "aux_logits" in outputs and self.settings.auxiliary_weight:
+            aux = smoothed_cross_entropy(batch["label"], outputs["aux_logits"], smoothing)
+            per_example += self.settings.auxiliary_weight * aux
+        return per_example, outputs["logits"]
+
+    def replica_step(self, batch):
+        """One replica's step on its part of the global batch.
+
+        The gradients of the replicas are summed here rather than in the optimizer, because
+        clipping needs the norm of the whole batch's gradient; each replica then hands the
+        optimizer 1 / replicas of the (identical) update, which the optimizer sums back.
+
+        Args:
+          batch: {"image": [B, S, S, 3], "label": [B]}, this replica's examples.
+
+        Returns:
+          A dict of scalar metrics for this replica.
+        """
+        context = tf.distribute.get_replica_context()
+        weights = self.model.trainable_weights
+        with tf.GradientTape() as tape:
+            per_example, logits = self.loss(batch)
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=self.settings.global_batch_size
+            )
+        gradients = context.all_reduce("SUM", tape.gradient(loss, weights))
+        gradients, norm = tf.clip_by_global_norm(gradients, self.settings.grad_clip_norm)
+        replicas = context.num_replicas_in_sync
+        gradients = [
+            (gradient + self.settings.weight_decay * weight) / replicas
+            for gradient, weight in zip(gradients, weights, strict=True)
+        ]
+        self.optimizer.apply(gradients, weights)
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {
+            "train_loss": tf.reduce_mean(per_example),
+            "train_accuracy": tf.reduce_mean(
+                tf.cast(tf.equal(predictions, batch["label"]), tf.float32)
+            ),
+            "grad_norm": norm,
+        }
+
+    def _replica_share(self, batch):
+        """This replica's consecutive slice of the global batch (all of it on one device)."""
+        context = tf.distribute.get_replica_context()
+        size = self.settings.global_batch_size // context.num_replicas_in_sync
+        start = tf.cast(context.replica_id_in_sync_group, tf.int32) * size
+        return {name: value[start : start + size] for name, value in batch.items()}
+
+    def train_step(self, batch):
+        """Runs `replica_step` on every replica (cross-replica context); returns mean metrics.
+
+        Args:
+          batch: the global batch, {"image": [B, ...], "label": [B]}. Each replica takes its
+            share, so the input pipeline and its checkpointable iterator stay undistributed
+            (distributed iterators cannot be saved in a `tf.train.Checkpoint`).
+        """
+        if self.settings.global_batch_size % self.strategy.num_replicas_in_sync:
+            replicas = self.strategy.num_replicas_in_sync
+            raise ValueError(
+                f"config.batch_size: expected a multiple of the {replicas} replicas, "
+                f"got {self.settings.global_batch_size}"
+            )
+        per_replica = self.strategy.run(lambda: self.replica_step(self._replica_share(batch)))
+        self.step.assign_add(1)
+        return {
+            name: self.strategy.reduce("MEAN", value, axis=None)
+            for name, value in per_replica.items()
+        }
+
+
+def learning_rate_schedule(peak, total_steps, warmup_steps):
+    """Linear warm-up from 0 to `peak` over `warmup_steps`, then cosine to 0 at `total_steps`."""
+    decay_steps = max(total_steps - warmup_steps, 1)
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps, alpha=0.0)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps, alpha=0.0, warmup_target=peak, warmup_steps=warmup_steps
+    )
+
+
+def drop_path_rate(final_rate, epoch, epochs):
+    """DARTS's linear ramp: `final_rate * epoch / epochs` during epoch `epoch` (0-based)."""
+    return final_rate * epoch / epochs
+
+
+def validate(config):
+    """Rejects impossible settings, naming the key.
+
+    Raises:
+      ValueError: a key with an impossible value.
+    """
+    checks = [
+        ("dataset", config.dataset in data.KNOWN_DATASETS, f"one of {list(data.KNOWN_DATASETS)}"),
+        (
+            "network",
+            config.network in eval_networks.BUILDERS,
+            f"one of {list(eval_networks.BUILDERS)}",
+        ),
+        ("batch_size", config.batch_size > 0, "a positive integer"),
+        ("epochs", config.epochs > 0, "a positive integer"),
+        ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
+        ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
+        ("lr", config.lr > 0, "> 0"),
+        ("lr_reference_batch_size", config.lr_reference_batch_size > 0, "a positive integer"),
+        ("momentum", 0 <= config.momentum < 1, "a value in [0, 1)"),
+        ("weight_decay", config.weight_decay >= 0, ">= 0"),
+        ("grad_clip_norm", config.grad_clip_norm > 0, "> 0"),
+        ("auxiliary_weight", config.auxiliary_weight >= 0, ">= 0"),
+        ("drop_path_rate", 0 <= config.drop_path_rate < 1, "a probability in [0, 1)"),
+        ("cutout", config.cutout >= 0, ">= 0 (0 = none)"),
+        ("label_smoothing", 0 <= config.label_smoothing < 1, "a value in [0, 1)"),
+        ("log_every", config.log_every > 0, "a positive integer"),
+        ("strategy", config.strategy in strategies.KNOWN, f"one of {list(strategies.KNOWN)}"),
+        ("checkpoints_to_keep", config.checkpoints_to_keep > 0, "a positive integer"),
+        ("layers", config.layers > 0, "a positive integer"),
+        ("init_channels", config.init_channels > 0, "a positive integer"),
+        ("image_size", config.image_size > 0, "a positive integer"),
+    ]
+    for key, valid, expected in checks:
+        if not valid:
+            raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
+    if config.cutout and config.dataset == "imagenet2012":
+        raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
+
+
+def _check_workdir(config, workdir):
+    """Refuses a workdir that holds a training run of another config (nothing is overwritten)."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.exists(path):
+        return
+    with open(path) as file:
+        saved = json.load(file)
+    current = json.loads(config.to_json())
+    differing = sorted(
+        key for key in set(saved) | set(current) if saved.get(key) != current.get(key)
+    )
+    if differing:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
+        raise ValueError(
+            f"workdir {workdir} holds a training run with another config ({details}); "
+            "use a new --workdir or the same config to resume"
+        )
+
+
+def model_variables(model):
+    """Returns every variable of `model` as the list its checkpoints hold.
+
+    `tf.train.Checkpoint(model=model)` is not enough for Keras 3 models: TensorFlow's object graph
+    misses layers kept in Python lists (a cell's edges, the stem's convolutions) and the seed
+    generators. `model.variables`, in their construction order, hold every weight, batch-norm
+    statistic and drop-path seed state, so a resumed run continues exactly.
+    """
+    return [variable.value for variable in model.variables]
+
+
+def write_json_atomically(path, value):
+    """Writes `value` as JSON to a temporary sibling that then replaces `path`."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as file:
+        json.dump(value, file, indent=2)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def evaluate(model, dataset):
+    """Top-1 and top-5 accuracy of `model` (inference mode) on one pass of `dataset`.
+
+    Returns:
+      {"top1": float, "top5": float, "examples": int}.
+    """
+
+    @tf.function(reduce_retracing=True)
+    def hits(images, labels):
+        logits = model(images, training=False)["logits"]
+        top = tf.math.top_k(logits, k=min(TOP_K, logits.shape[-1])).indices
+        correct = tf.equal(top, labels[:, None])
+        return (
+            tf.reduce_sum(tf.cast(correct[:, 0], tf.int64)),
+            tf.reduce_sum(tf.cast(tf.reduce_any(correct, axis=-1), tf.int64)),
+        )
+
+    totals = np.zeros(3, np.int64)
+    for batch in dataset:
+        top1, top5 = hits(batch["image"], batch["label"])
+        totals += [int(top1), int(top5), int(tf.shape(batch["label"])[0])]
+    return {
+        "top1": float(totals[0] / totals[2]),
+        "top5": float(totals[1] / totals[2]),
+        "examples": int(totals[2]),
+    }
+
+
+def build_model(config):
+    """Builds the evaluation network of `config`: (genotype, keras.Model).
+
+    Raises:
+      ValueError: an unloadable genotype or one of another search space; the message starts with
+        the config key.
+    """
+    try:
+        return eval_networks.build(config)
+    except ValueError as error:
+        raise ValueError(f"config.genotype={config.genotype!r}: {error}") from error
+
+
+def _evaluation_data(config):
+    return data.eval_data(
+        config.dataset,
+        config.batch_size,
+        config.image_size,
+        config.seed,
+        data_dir=config.data_dir or None,
+        cutout=config.cutout,
+    )
+
+
+def run_training(config, workdir, max_steps=None):
+    """Retrains (or resumes retraining) the evaluation network of `config`; returns metrics.
+
+    Args:
+      config: an eval preset (configs/eval/*.py) with the training fields, possibly overridden.
+      workdir: directory of the run's outputs; created if missing.
+      max_steps: stop (with a checkpoint) once the step counter reaches this, before the end;
+        None to train to the end. A rerun continues from there.
+
+    Returns:
+      The metrics.json dict once training is complete, else None (stopped at `max_steps`).
+
+    Raises:
+      ValueError: an impossible config value, a genotype of another space, a class count other
+        than the data set's, or a workdir of another config.
+      data.DatasetNotPreparedError: the data set is not in data_dir.
+      TrainingDiverged: the loss became NaN or infinite.
+    """
+    validate(config)
+    _check_workdir(config, workdir)
+    # Before any other TensorFlow work: several workers configure collectives at start-up.
+    strategy = strategies.create(config.strategy)
+    chief = strategies.is_chief(strategy)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    evaluation = _evaluation_data(config)
+    if evaluation.num_classes != config.num_classes:
+        raise ValueError(
+            f"config.num_classes: expected {evaluation.num_classes} (the classes of "
+            f"{config.dataset}), got {config.num_classes}"
+        )
+    steps_per_epoch = config.steps_per_epoch or evaluation.steps_per_epoch
+    total_steps = config.epochs * steps_per_epoch
+    peak_lr = config.lr * config.batch_size / config.lr_reference_batch_size
+
+    with strategy.scope():
+        genotype, model = build_model(config)
+        optimizer = keras.optimizers.SGD(
+            learning_rate_schedule(peak_lr, total_steps, config.warmup_epochs * steps_per_epoch),
+            momentum=config.momentum,
+        )
+        optimizer.build(model.trainable_weights)
+        trainer = RetrainTrainer(
+            model,
+            optimizer,
+            TrainSettings(
+                global_batch_size=config.batch_size,
+                auxiliary_weight=config.auxiliary_weight,
+                label_smoothing=config.label_smoothing,
+                weight_decay=config.weight_decay,
+                grad_clip_norm=config.grad_clip_norm,
+            ),
+            strategy,
+        )
+        train_iterator = iter(evaluation.train)
+
+    os.makedirs(workdir, exist_ok=True)
+    if chief:
+        write_json_atomically(os.path.join(workdir, CONFIG_FILE), json.loads(config.to_json()))
+        genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
+
+    checkpoint = tf.train.Checkpoint(
+        model=model_variables(model),
+        optimizer=optimizer,
+        step=trainer.step,
+        train_iterator=train_iterator,
+    )
+    manager = tf.train.CheckpointManager(
+        checkpoint,
+        strategies.checkpoint_dir(workdir, strategy),
+        max_to_keep=config.checkpoints_to_keep,
+    )
+    # As in the search: the chief's checkpoint when visible, else this worker's own copy.
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+    latest = latest or manager.latest_checkpoint
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logging.info("Resumed %s at step %d.", latest, int(trainer.step.numpy()))
+
+    train_step = tf.function(trainer.train_step)
+    if chief:
+        writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+    else:
+        writer = tf.summary.create_noop_writer()
+    stop = total_steps if max_steps is None else min(max_steps, total_steps)
+    start_step, start_time = int(trainer.step.numpy()), time.perf_counter()
+    epoch = None
+    while (step := int(trainer.step.numpy())) < stop:
+        if step // steps_per_epoch != epoch:
+            epoch = step // steps_per_epoch
+            darts_networks.set_drop_path_rate(
+                model, drop_path_rate(config.drop_path_rate, epoch, config.epochs)
+            )
+        metrics = train_step(next(train_iterator))
+        step += 1
+        if step % config.log_every == 0 or step % steps_per_epoch == 0 or step == stop:
+            values = {name: float(value) for name, value in metrics.items()}
+            if not all(math.isfinite(value) for value in values.values()):
+                kept = manager.latest_checkpoint or "none was written yet"
+                raise TrainingDiverged(
+                    f"step {step}: a loss is not finite ({values}); stopped without saving, "
+                    f"the last good checkpoint is kept ({kept})"
+                )
+            rate = (step - start_step) / (time.perf_counter() - start_time)
+            logging.info(
+                "step %d/%d epoch %d/%d %s lr %.4g | %.2f steps/s, ETA %.0f s",
+                step,
+                total_steps,
+                epoch + 1,
+                config.epochs,
+                " ".join(f"{name} {value:.4f}" for name, value in sorted(values.items())),
+                float(optimizer.learning_rate),
+                rate,
+                (total_steps - step) / rate,
+            )
+            with writer.as_default(step=step):
+                for name, value in values.items():
+                    tf.summary.scalar(name, value)
+                tf.summary.scalar("lr", optimizer.learning_rate)
+                tf.summary.scalar(
+                    "drop_path_rate",
+                    drop_path_rate(config.drop_path_rate, epoch, config.epochs),
+                )
+        if step % steps_per_epoch == 0 or step == stop:
+            manager.save(checkpoint_number=step)
+    writer.flush()
+    if int(trainer.step.numpy()) < total_steps:
+        logging.info(
+            "Stopped at step %d of %d; rerun to continue.", int(trainer.step.numpy()), total_steps
+        )
+        return None
+
+    results = evaluate(model, evaluation.test)
+    metrics = {
+        "top1": results["top1"],
+        "top5": results["top5"],
+        "test_examples": results["examples"],
+        "params": model_size.count_params(model),
+        "macs": model_size.count_macs(model, config.image_size),
+        "steps": total_steps,
+        "genotype": config.genotype,
+        "dataset": config.dataset,
+    }
+    with writer.as_default(step=total_steps):
+        tf.summary.scalar("test/top1", metrics["top1"])
+        tf.summary.scalar("test/top5", metrics["top5"])
+    writer.flush()
+    if chief:
+        write_json_atomically(os.path.join(workdir, METRICS_FILE), metrics)
+    logging.info(
+        "Test top-1 %.4f top-5 %.4f on %d examples; %d params, %d multiply-adds.",
+        metrics["top1"],
+        metrics["top5"],
+        metrics["test_examples"],
+        metrics["params"],
+        metrics["macs"],
+    )
+    return metrics

@@ -1,0 +1,63 @@
+r"""ProxylessNAS-space ImageNet network (UNAS Sec. 5, App. E): the ProxylessNAS-GPU backbone with
+one MBConv choice per searchable layer; PROXYLESS_GPU is 7.12M params and 465M multiply-adds at
+224x224, UNAS_PROXYLESS 5.97M and 428M.
+
+    python -m launch.inspect --config=configs/eval/proxyless_imagenet.py \
+        --config.genotype=PROXYLESS_GPU --json
+    python -m launch.latency --config=configs/eval/proxyless_imagenet.py \
+        --config.genotype=UNAS_PROXYLESS --json
+    python -m launch.latency --config=configs/eval/proxyless_imagenet.py \
+        --config.genotype=random:3 --config.width_multiplier=0.25 --config.image_size=64 \
+        --config.latency.batch_size=8 --config.latency.jit_compile=True
+
+The paper measures batch-32 latency on a V100 (9.8 ms for UNAS_PROXYLESS, 10.1 ms for
+PROXYLESS_GPU, Table 3); the full network at batch 32 takes seconds per call on a 2-core CPU,
+so use a small width and resolution there. Retraining follows App. E.2: batch 512, 300 epochs of
+SGD (momentum 0.9, lr 0.2 with 5 warm-up epochs, cosine to 0), weight decay 5e-5.
+"""
+
+import ml_collections
+
+from configs.eval import common
+
+
+def get_config():
+    """Returns the preset; override any key with --config.KEY=VALUE."""
+    config = common.network_config(
+        "proxyless",
+        "UNAS_PROXYLESS",
+        num_classes=1000,
+        # The backbone's stem channels and searchable layers, for the keys all presets share.
+        init_channels=40,
+        layers=21,
+        image_size=224,
+        width_multiplier=1.0,  # scales every channel count (tests use 0.1-0.25)
+        dropout_rate=0.0,  # before the classifier, in training
+        latency=ml_collections.ConfigDict(
+            dict(
+                batch_size=32,  # images per timed call (UNAS Sec. 5)
+                warmup_runs=3,  # untimed calls after compiling
+                repeats=20,  # timed calls; their median is the latency
+                runs_per_repeat=1,  # calls averaged per repeat
+                jit_compile=False,  # compile inference with XLA
+                clock="wall",  # or "process": CPU time, steadier on a shared CPU host
+                device="",  # e.g. /GPU:0; empty for TensorFlow's default device
+            )
+        ),
+        **common.training_fields(
+            dataset="imagenet2012",
+            batch_size=512,
+            epochs=300,
+            lr=0.2,
+            lr_reference_batch_size=512,
+            warmup_epochs=5,
+            weight_decay=5e-5,
+            auxiliary_weight=0.0,
+            drop_path_rate=0.0,
+            cutout=0,
+            log_every=100,
+        ),
+    )
+    # The ProxylessNAS networks have no auxiliary head.
+    config.auxiliary = False
+    return config

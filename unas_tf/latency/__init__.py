@@ -1,0 +1,1 @@
+"""Latency of architectures: measured on the search's device, and its linear surrogate."""

@@ -1,0 +1,125 @@
+"""The linear latency surrogate g of UNAS Sec. 5: per-layer, per-op latencies fit to measurements.
+
+g(z) = sum_ij l_ij z_ij + b over the one-hot layer choices z of the ProxylessNAS space, fit by
+ridge regression to the measured latencies of random architectures before the search (10k in
+the paper; a small number on CPU), and optionally refit with the architectures the search
+measures. It is RELAX's control variate for the latency term (UNAS Eq. 5); the held-out MAE and
+R^2 say how much of the latency a linear model explains on this device.
+"""
+
+import numpy as np
+from absl import logging
+
+from unas_tf import genotypes
+from unas_tf.estimators import linear_surrogate
+
+# Defaults of `LatencySurrogate.fit`.
+DEFAULT_L2 = 1e-3
+DEFAULT_HOLDOUT_FRACTION = 0.2
+
+
+class LatencySurrogate:
+    """Measured ProxylessNAS-space latencies and the linear surrogate fit to them.
+
+    Args:
+      meter: a `measure.LatencyMeter` for ProxylessNAS genotypes; None if every point is
+        added with its latency.
+
+    Attributes:
+      linear: the `LinearSurrogate` g; call the surrogate itself to evaluate it.
+      genotypes: the measured architectures, in order.
+      latencies_ms: their latencies.
+    """
+
+    def __init__(self, meter=None):
+        self.meter = meter
+        self.linear = linear_surrogate.LinearSurrogate(
+            genotypes.proxyless_choice_shapes(), name="latency_surrogate"
+        )
+        self.genotypes = []
+        self.latencies_ms = []
+
+    def __call__(self, samples):
+        """g for each sample: [S] milliseconds for {"layers": [S, 21, 7]} (one-hot or relaxed)."""
+        return self.linear(samples)
+
+    def add(self, genotype, latency_ms=None):
+        """Adds one data point; measures `genotype` with the meter when no latency is given.
+
+        Returns:
+          The latency in milliseconds.
+        """
+        if not isinstance(genotype, genotypes.ProxylessGenotype):
+            raise ValueError(
+                "Invalid value received for argument `genotype`. Expected a ProxylessGenotype. "
+                f"Received: genotype={genotype!r}"
+            )
+        if latency_ms is None:
+            if self.meter is None:
+                raise ValueError(
+                    "Invalid value received for argument `latency_ms`. Expected a latency when "
+                    "the surrogate has no meter. Received: latency_ms=None"
+                )
+            latency_ms = self.meter.measure(genotype).median_ms
+        if not latency_ms > 0:
+            raise ValueError(
+                "Invalid value received for argument `latency_ms`. Expected a positive latency. "
+                f"Received: latency_ms={latency_ms!r}"
+            )
+        self.genotypes.append(genotype)
+        self.latencies_ms.append(float(latency_ms))
+        return float(latency_ms)
+
+    def measure_random(self, num_architectures, seed=0):
+        """Measures `num_architectures` uniformly random architectures and adds them.
+
+        Architecture i is `genotypes.random_proxyless([seed, i])`, so runs with the same seed
+        measure the same architectures.
+        """
+        if (
+            isinstance(num_architectures, bool)
+            or not isinstance(num_architectures, int)
+            or (num_architectures <= 0)
+        ):
+            raise ValueError(
+                "Invalid value received for argument `num_architectures`. Expected a positive "
+                f"integer. Received: num_architectures={num_architectures!r}"
+            )
+        for i in range(num_architectures):
+            self.add(genotypes.random_proxyless([seed, i]))
+
+    def samples(self):
+        """Returns the data points as {"layers": one-hot float32 [N, 21, 7]}."""
+        return {
+            "layers": np.stack(
+                [genotypes.proxyless_to_one_hot(g)["layers"] for g in self.genotypes]
+            )
+        }
+
+    def fit(self, l2=DEFAULT_L2, holdout_fraction=DEFAULT_HOLDOUT_FRACTION, seed=0):
+        """(Re)fits g to every data point so far by ridge regression.
+
+        Args:
+          l2: ridge penalty (> 0).
+          holdout_fraction: share of the points held out to report MAE and R^2.
+          seed: seed of the train / held-out split.
+
+        Returns:
+          A `linear_surrogate.SurrogateFit`; MAE in milliseconds.
+
+        Raises:
+          ValueError: fewer than two points remain to fit, or a setting is invalid.
+        """
+        if not self.genotypes:
+            raise ValueError("Cannot fit the latency surrogate: no measured architectures yet")
+        fit = self.linear.fit(self.samples(), self.latencies_ms, l2, holdout_fraction, seed)
+        logging.info(
+            "Latency surrogate fit on %d architectures: train MAE %.3f ms, held-out MAE %.3f ms, "
+            "held-out R^2 %.3f (%d held out)",
+            fit.num_train,
+            fit.train_mae,
+            fit.holdout_mae,
+            fit.holdout_r2,
+            fit.num_holdout,
+        )
+        return fit

@@ -153,12 +153,9 @@ def _restored_phi(checkpoint_dir):
     return {name: value.numpy() for name, value in distribution.logits.items()}
 
 
-@pytest.mark.slow
-def test_two_workers_search_to_the_same_phi_and_genotype(tmp_path):
-    workdir = tmp_path / "run"
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(NUM_WORKERS)]
+def _start_workers(workdir, addresses):
     processes = []
-    for index in range(NUM_WORKERS):
+    for index in range(len(addresses)):
         tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
         processes.append(
             subprocess.Popen(
@@ -170,7 +167,28 @@ def test_two_workers_search_to_the_same_phi_and_genotype(tmp_path):
                 text=True,
             )
         )
+    return processes
+
+
+@pytest.mark.slow
+def test_two_workers_resume_after_sigkill_and_end_with_the_same_phi_and_genotype(tmp_path):
+    workdir = tmp_path / "run"
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(NUM_WORKERS)]
     deadline = time.monotonic() + WORKER_TIMEOUT_S
+
+    # Kill both workers once the chief has recorded its first checkpoint, then rerun them.
+    processes = _start_workers(workdir, addresses)
+    try:
+        while tf.train.latest_checkpoint(workdir / "checkpoints") is None:
+            assert all(p.poll() is None for p in processes), "a worker ended before the kill"
+            assert time.monotonic() < deadline, "no checkpoint in time"
+            time.sleep(0.05)
+    finally:
+        for process in processes:
+            process.kill()
+            process.communicate()
+
+    processes = _start_workers(workdir, addresses)
     outputs = []
     try:
         for process in processes:
@@ -180,6 +198,7 @@ def test_two_workers_search_to_the_same_phi_and_genotype(tmp_path):
             process.kill()
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-3000:]
+        assert "Resumed" in stderr
 
     # Both print the same architecture; only the chief wrote outputs into the workdir.
     assert outputs[0][0] == outputs[1][0]

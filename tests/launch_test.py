@@ -1,28 +1,14 @@
 """Launchers run as a user runs them: a subprocess, its output and its exit code."""
 
 import json
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests import testing
 
 
 def test_compare_estimators_prints_its_report():
-    result = _run(
+    result = testing.run_module(
         "launch.compare_estimators", "--selectors=3", "--choices=3", "--num_samples=4000", "--json"
     )
     assert result.returncode == 0, result.stderr
@@ -36,14 +22,14 @@ def test_compare_estimators_prints_its_report():
 
 @pytest.mark.parametrize("flag", ["--selectors=0", "--num_samples=-1"])
 def test_compare_estimators_rejects_bad_flags(flag):
-    result = _run("launch.compare_estimators", flag)
+    result = testing.run_module("launch.compare_estimators", flag)
     assert result.returncode != 0
     assert flag.split("=")[0] in result.stderr
 
 
 def test_inspect_reports_sizes_shapes_and_draws(tmp_path):
     drawing = tmp_path / "cells.png"
-    result = _run(
+    result = testing.run_module(
         "launch.inspect",
         "--config=configs/eval/cifar10.py",
         "--config.init_channels=4",
@@ -68,14 +54,14 @@ def test_inspect_reports_sizes_shapes_and_draws(tmp_path):
 
 def test_inspect_names_a_missing_genotype_file(tmp_path):
     missing = tmp_path / "missing.json"
-    result = _run("launch.inspect", f"--config.genotype={missing}")
+    result = testing.run_module("launch.inspect", f"--config.genotype={missing}")
     assert result.returncode != 0
     assert str(missing) in result.stderr
     assert "UNAS_CIFAR10" in result.stderr
 
 
 def test_unknown_config_key_is_one_line_and_exits_non_zero():
-    result = _run("launch.inspect", "--config.no_such_key=1")
+    result = testing.run_module("launch.inspect", "--config.no_such_key=1")
     assert result.returncode != 0
     assert "unknown config key" in result.stderr and "no_such_key" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,31 +1,20 @@
 """launch.inspect and launch.latency on the ProxylessNAS space, run as a user runs them."""
 
 import json
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tests import testing
+
 CONFIG = "--config=configs/eval/proxyless_imagenet.py"
 # A tiny network: latency runs take seconds on a loaded 2-core CPU.
 TINY = ("--config.width_multiplier=0.1", "--config.image_size=32", "--config.num_classes=10")
 
 
-def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_inspect_reproduces_the_proxyless_gpu_size():
-    result = _run("launch.inspect", CONFIG, "--config.genotype=PROXYLESS_GPU", "--json")
+    result = testing.run_module(
+        "launch.inspect", CONFIG, "--config.genotype=PROXYLESS_GPU", "--json"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     report = json.loads(result.stdout)
@@ -38,18 +27,18 @@ def test_inspect_reproduces_the_proxyless_gpu_size():
 
 
 def test_inspect_prints_a_layer_table_and_refuses_to_draw(tmp_path):
-    result = _run("launch.inspect", CONFIG, *TINY, "--config.genotype=random:2")
+    result = testing.run_module("launch.inspect", CONFIG, *TINY, "--config.genotype=random:2")
     assert result.returncode == 0, result.stderr
     assert "layer  op" in result.stdout and "params" in result.stdout
     drawing = tmp_path / "layers.png"
-    result = _run("launch.inspect", CONFIG, *TINY, f"--draw={drawing}")
+    result = testing.run_module("launch.inspect", CONFIG, *TINY, f"--draw={drawing}")
     assert result.returncode != 0
     assert "--draw" in result.stderr and "proxyless" in result.stderr
     assert not drawing.exists()
 
 
 def test_latency_prints_median_and_interquartile_range():
-    result = _run(
+    result = testing.run_module(
         "launch.latency",
         CONFIG,
         *TINY,
@@ -67,7 +56,7 @@ def test_latency_prints_median_and_interquartile_range():
 
 
 def test_latency_summary_line():
-    result = _run("launch.latency", CONFIG, *TINY, "--config.latency.repeats=3")
+    result = testing.run_module("launch.latency", CONFIG, *TINY, "--config.latency.repeats=3")
     assert result.returncode == 0, result.stderr
     assert "ms per batch" in result.stdout and "interquartile range" in result.stdout
 
@@ -82,7 +71,7 @@ def test_latency_summary_line():
     ],
 )
 def test_latency_rejects_bad_settings(override, named):
-    result = _run("launch.latency", CONFIG, *TINY, override)
+    result = testing.run_module("launch.latency", CONFIG, *TINY, override)
     assert result.returncode != 0
     assert named in result.stderr
     assert result.stdout == ""

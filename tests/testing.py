@@ -1,6 +1,8 @@
 """Shared test helpers: CPU device splitting for distribution tests, the tiny search command."""
 
 import functools
+import pathlib
+import subprocess
 import sys
 
 import tensorflow as tf
@@ -28,6 +30,22 @@ def two_cpu_strategy():
     """
     devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices[:NUM_LOGICAL_CPUS])
+
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LAUNCH_TIMEOUT_S = 300
+
+
+def run_module(*args):
+    """Runs `python -m ARGS...` from the repository root as a user would; returns the result."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=LAUNCH_TIMEOUT_S,
+        check=False,
+    )
 
 
 # Two ops, one cell, 8x8 digits: the smallest search that exercises every part of the loop.

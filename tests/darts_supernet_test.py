@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from unas_tf import distributions, genotypes
-from unas_tf.search_spaces import darts_networks, darts_supernet
+from unas_tf.search_spaces import darts_networks, darts_supernet, ops
 
 CHANNELS, LAYERS, CLASSES, BATCH = 4, 3, 5, 2
 # Per stem: the child network builder, C, image size.
@@ -30,11 +30,24 @@ def _child_with_supernet_weights(supernet, genotype, stem="cifar"):
         genotype, CLASSES, init_channels=channels, layers=LAYERS, auxiliary=False, image_size=size
     )
 
-    def copy(source_layer, target_layer):
+    def copy(source_layer, target_layer, groups=1, member=0):
+        """Copies across by name; copy `member` of a grouped op's weights (see `ops`)."""
         sources = {variable.name: variable for variable in source_layer.weights}
         for variable in target_layer.weights:
-            if variable.name in sources:  # affine-only gamma / beta keep their identity values
-                variable.assign(sources[variable.name])
+            if variable.name not in sources:  # affine-only gamma / beta keep their identity
+                continue
+            source = sources[variable.name]
+            if groups > 1:
+                # The grouped axis is the one G times longer than the stand-alone op's.
+                axis = next(
+                    axis
+                    for axis, (size, target) in enumerate(
+                        zip(source.shape, variable.shape, strict=True)
+                    )
+                    if size != target
+                )
+                source = ops.group_member(source, groups, member, axis)
+            variable.assign(source)
 
     # The stems are the same layer class, affine in both: weights pair up in order.
     for source, target in zip(supernet.stem.weights, child.get_layer("stem").weights, strict=True):
@@ -48,7 +61,13 @@ def _child_with_supernet_weights(supernet, genotype, stem="cifar"):
         child_edges = iter(child_cell.edges)
         for node, spec in enumerate(nodes):
             for state, op_index in zip(spec.inputs, spec.ops, strict=True):
-                copy(cell.edges[node][state][op_index], next(child_edges))
+                group, states = next(
+                    (group, states)
+                    for group, states in enumerate(cell.state_groups(node))
+                    if state in states
+                )
+                source = cell.edge_ops[node][group][op_index]
+                copy(source, next(child_edges), len(states), state - states[0])
     return child
 
 
@@ -98,47 +117,83 @@ def test_per_example_samples_run_each_example_through_its_own_architecture(super
         np.testing.assert_allclose(actual[example : example + 1], expected, atol=1e-5)
 
 
-def _count_edge_calls(supernet):
-    """Wraps every edge-op so that eager calls are counted (eager tf.cond runs one branch)."""
+def _record_op_calls(supernet):
+    """Wraps every op layer to record its eager calls (eager control flow runs one branch).
+
+    A call records (cell kind, node, first state of the layer, op, number of states it ran on).
+    """
     calls = []
     for cell in supernet.cells:
-        for node_edges in cell.edges:
-            for state_edges in node_edges:
-                for edge in state_edges:
+        kind = "reduce" if cell.reduction else "normal"
+        for node, node_ops in enumerate(cell.edge_ops):
+            for states, group_ops in zip(cell.state_groups(node), node_ops, strict=True):
+                for op_index, op in enumerate(group_ops):
 
-                    def counted(*args, _call=edge.call, **kwargs):
-                        calls.append(1)
-                        return _call(*args, **kwargs)
+                    def recorded(
+                        inputs,
+                        *args,
+                        _call=op.call,
+                        _key=(kind, node, states[0], op_index),
+                        _channels=cell.channels,
+                        **kwargs,
+                    ):
+                        calls.append((*_key, inputs.shape[-1] // _channels))
+                        return _call(inputs, *args, **kwargs)
 
-                    edge.call = counted
+                    op.call = recorded
     return calls
 
 
-def _distinct_selected_edges(one_hots, kind):
-    """The (node, input state, op) edges of `kind` cells that some architecture uses."""
+def _selected_edges(one_hots, kinds):
+    """The (cell kind, node, input state, op) edges that some architecture uses."""
     edges = set()
     for one_hot in one_hots:
-        for node in range(genotypes.NUM_NODES):
-            inputs = one_hot[f"{kind}/inputs_{node}"].argmax(-1)
-            ops = one_hot[f"{kind}/ops"][node].argmax(-1)
-            edges.update((node, int(s), int(o)) for s, o in zip(inputs, ops, strict=True))
+        for kind in kinds:
+            for node in range(genotypes.NUM_NODES):
+                inputs = one_hot[f"{kind}/inputs_{node}"].argmax(-1)
+                ops_ = one_hot[f"{kind}/ops"][node].argmax(-1)
+                edges.update(
+                    (kind, node, int(s), int(o)) for s, o in zip(inputs, ops_, strict=True)
+                )
     return edges
+
+
+def _layer_of(kind, node, state):
+    """(first state, number of states) of the layer serving `state`: a reduction cell's inputs
+    (read at stride 2) and its nodes have separate layers."""
+    if kind == "reduce":
+        return (0, 2) if state < 2 else (2, node)
+    return 0, node + 2
 
 
 def test_only_selected_edge_ops_run():
     supernet = _built_supernet("cifar")
-    calls = _count_edge_calls(supernet)
+    calls = _record_op_calls(supernet)
     one_hots = [genotypes.darts_to_one_hot(genotypes.random_darts(seed)) for seed in (7, 8)]
-    kinds = ["reduce" if cell.reduction else "normal" for cell in supernet.cells]
-    per_example = {key: tf.constant(np.stack([o[key] for o in one_hots])) for key in one_hots[0]}
+    kinds = {"reduce" if cell.reduction else "normal" for cell in supernet.cells}
+    cells_of = {
+        kind: sum(c.reduction == (kind == "reduce") for c in supernet.cells) for kind in kinds
+    }
 
+    # Shared: each selected edge runs alone, on its one state, once per cell of its kind.
     supernet(_images(9, 32), _shared(one_hots[0]), training=False)
-    shared_expected = sum(len(_distinct_selected_edges(one_hots[:1], kind)) for kind in kinds)
-    assert len(calls) == shared_expected <= 2 * genotypes.NUM_NODES * LAYERS
+    expected = [
+        (kind, node, _layer_of(kind, node, state)[0], op, 1)
+        for kind, node, state, op in _selected_edges(one_hots[:1], kinds)
+        for _ in range(cells_of[kind])
+    ]
+    assert sorted(calls) == sorted(expected)
 
+    # Per example: a layer runs, on all its states at once, iff some example selected it.
     calls.clear()
+    per_example = {key: tf.constant(np.stack([o[key] for o in one_hots])) for key in one_hots[0]}
     supernet(_images(9, 32), per_example, training=False)
-    assert len(calls) == sum(len(_distinct_selected_edges(one_hots, kind)) for kind in kinds)
+    expected = {
+        (kind, node, *_layer_of(kind, node, state), op)
+        for kind, node, state, op in _selected_edges(one_hots, kinds)
+    }
+    expected = [(kind, node, first, op, size) for kind, node, first, size, op in expected]
+    assert sorted(calls) == sorted(key for key in expected for _ in range(cells_of[key[0]]))
 
 
 def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
@@ -178,10 +233,54 @@ def test_dense_path_equals_the_skipping_path_when_nothing_is_skipped(supernet):
     images = _images(14, 32)
     dense = supernet(images, relaxed, training=False, skip_inactive=False)
     for cell in supernet.cells:
-        cell.skip_threshold = -1.0  # every edge runs through its cond
+        cell.skip_threshold = -1.0  # every op layer runs
     try:
         skipping = supernet(images, relaxed, training=False)
     finally:
         for cell in supernet.cells:
             cell.skip_threshold = darts_supernet.DEFAULT_SKIP_THRESHOLD
     np.testing.assert_allclose(dense, skipping, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda groups: ops.SepConv(6, 3, stride=2, affine=False, groups=groups),
+        lambda groups: ops.DilConv(6, 3, stride=1, affine=False, groups=groups),
+        lambda groups: ops.FactorizedReduce(6, affine=False, groups=groups),
+    ],
+    ids=["sep_conv", "dil_conv", "factorized_reduce"],
+)
+def test_grouped_op_equals_its_copies_with_gradients(make):
+    """The dense path's one call on concatenated states == each state through its own copy."""
+    groups, channels = 3, 4
+    op = make(groups)
+    x = tf.random.stateless_normal([2, 9, 9, groups * channels], seed=[15, 0])
+    op.build(x.shape)
+
+    @tf.function
+    def outputs_and_gradients(x, per_copy):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if per_copy:
+                parts = tf.split(x, groups, axis=-1)
+                y = tf.concat(
+                    [op(part, training=True, member=i) for i, part in enumerate(parts)], axis=-1
+                )
+            else:
+                y = op(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y))
+        return y, tape.gradient(loss, [x, *op.trainable_weights])
+
+    statistics = op.non_trainable_weights
+    initial = [variable.numpy() for variable in statistics]
+    grouped, grouped_gradients = outputs_and_gradients(x, per_copy=False)
+    grouped_statistics = [variable.numpy() for variable in statistics]
+    for variable, value in zip(statistics, initial, strict=True):
+        variable.assign(value)
+    copies, copies_gradients = outputs_and_gradients(x, per_copy=True)
+    np.testing.assert_allclose(grouped, copies, atol=1e-5)
+    for grouped_value, variable in zip(grouped_statistics, statistics, strict=True):
+        np.testing.assert_allclose(grouped_value, variable.numpy(), atol=1e-5)
+    for grouped_gradient, copy_gradient in zip(grouped_gradients, copies_gradients, strict=True):
+        np.testing.assert_allclose(grouped_gradient, copy_gradient, rtol=1e-4, atol=1e-4)

@@ -1,18 +1,21 @@
 """The factorized-cell DARTS supernet of UNAS (Sec. 4.1, Fig. 2): reference forward pass.
 
 Every node n of a cell may read any of the n+2 earlier states through any of the K ops, as in
-DARTS: one op layer per (node, input state, op), shared by every architecture. An architecture
-sample picks, per node, two input states (i_n, i'_n) and two ops (o_n, o'_n); the weight of the
-edge (m, k) is i_n[m] o_n[k] + i'_n[m] o'_n[k], so a one-hot sample gives exactly the child
-network of its genotype and a relaxed one a weighted mixture.
+DARTS: one op per (node, input state, op), with weights shared by every architecture. An
+architecture sample picks, per node, two input states (i_n, i'_n) and two ops (o_n, o'_n); the
+weight of the edge (m, k) is i_n[m] o_n[k] + i'_n[m] o'_n[k], so a one-hot sample gives exactly
+the child network of its genotype and a relaxed one a weighted mixture.
 
-Speed: a search step runs the supernet four or five times, so edge-ops that cannot contribute
-are not run. Each edge-op sits in a `tf.cond` on "is its weight above `skip_threshold` for some
-example": a one-hot sample shared by the batch runs only its two ops per node (about the cost
-of the child network), per-example one-hot samples run only the ops some example chose, and
-relaxed samples skip ops whose weight is below the threshold everywhere (0.05 in the paper's
-code; 0 computes every op). For one-hot samples the skipping is exact. Batch norms inside cells
-have no affine parameters, as in the DARTS search.
+Speed: a search step runs the supernet four or five times, and TensorFlow's start-up grows with
+the graph (notes/tf_graph_size.md). Two paths:
+- skipping (`skip_inactive=True`): edges whose weight is at most `skip_threshold` for every
+  example (0.05 in the paper's code) contribute nothing and are not run: a one-hot sample
+  shared by the batch runs its two ops per node alone (about the cost of the child network);
+  per-example samples run, per node, the ops some example chose, each on all the states it
+  may read at once (below). For one-hot samples the skipping is exact.
+- dense (`skip_inactive=False`): no control flow, cheapest to differentiate; each op runs once
+  per node on all the states it may read, concatenated along channels (`ops` "groups").
+Batch norms inside cells have no affine parameters, as in the DARTS search.
 """
 
 import functools
@@ -33,14 +36,30 @@ def _edge_weights(inputs, ops_):
     )
 
 
-def _accumulate(total, edge, state, weights, state_index, op_index, training):
-    """Adds an edge's output weighted per example (weights [S, n+2, K], S = 1 or N)."""
-    weight = weights[:, state_index, op_index, None, None, None]
-    return total + weight * edge(state, training=training)
+def _returning(tensor):
+    return lambda: tensor
+
+
+def _apply(op, x, training, member=None):
+    """Runs a candidate op; `member` picks one copy of an op with weights (see `ops`)."""
+    if isinstance(op, ops.GROUPED_OPS):
+        return op(x, training=training, member=member)
+    return op(x, training=training)
 
 
 class SupernetCell(keras.layers.Layer):
     """A factorized cell holding every (node, input, op) edge.
+
+    The edges into node n that apply op k to states at the same stride are one op layer with
+    one copy of op k's weights per state (`ops` "groups"): `edge_ops[n][g][k]` serves the
+    states `state_groups(n)[g]` (all n+2 of them in a normal cell; in a reduction cell the two
+    cell inputs, read at stride 2, and the earlier nodes). Densely, each such layer runs once on
+    the states concatenated along channels: K graph ops per node where a layer per edge would
+    need K (n+2). When skipping, with one architecture for the batch, the two heaviest edges
+    run alone, each through a `tf.switch_case` over the node's op layers with the copy of the
+    weights that belongs to its state (a one-hot sample then runs what its child network runs);
+    any further active edges, and per-example samples, run the op layers that have an active
+    edge, each on all its states.
 
     Args:
       channels: C, the channels of every node.
@@ -81,73 +100,147 @@ class SupernetCell(keras.layers.Layer):
         else:
             self.preprocess0 = ops.ReLUConvBN(channels, affine=False, name="preprocess0")
         self.preprocess1 = ops.ReLUConvBN(channels, affine=False, name="preprocess1")
-        # edges[n][m][k]: op k applied to state m on its way to node n.
-        self.edges = [
+        self.edge_ops = [
             [
                 [
                     ops.create_op(
                         name,
                         channels,
-                        2 if reduction and state < 2 else 1,
+                        self._stride(states),
                         affine=False,
-                        layer_name=f"node{node}_input{state}_{name}",
+                        layer_name=f"node{node}_states{states[0]}to{states[-1]}_{name}",
+                        groups=len(states),
                     )
                     for name in self.op_names
                 ]
-                for state in range(node + 2)
+                for states in self.state_groups(node)
             ]
             for node in range(num_nodes)
         ]
+
+    def state_groups(self, node):
+        """The states node `node` reads, as ranges read at one stride each."""
+        if not self.reduction:
+            return [range(node + 2)]
+        return [range(2), range(2, node + 2)][: 1 + (node > 0)]
+
+    def _stride(self, states):
+        return 2 if self.reduction and states[0] < 2 else 1
 
     def build(self, input_shape):
         self.preprocess0.build(input_shape[0])
         self.preprocess1.build(input_shape[1])
         batch, height, width, _ = input_shape[1]
-        for node_edges in self.edges:
-            for state_edges in node_edges:
-                for edge in state_edges:
-                    edge.build((batch, height, width, self.channels))
+        for node, node_ops in enumerate(self.edge_ops):
+            for states, group_ops in zip(self.state_groups(node), node_ops, strict=True):
+                for op in group_ops:
+                    op.build((batch, height, width, len(states) * self.channels))
 
     def call(self, inputs, op_sample, input_samples, training=False, skip_inactive=True):
         s0, s1 = inputs
         states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
         node_fn = self._node if skip_inactive else self._dense_node
-        for node, node_edges in enumerate(self.edges):
-            states.append(
-                node_fn(states, node_edges, input_samples[node], op_sample[:, node], training)
-            )
+        for node in range(self.num_nodes):
+            weights = _edge_weights(input_samples[node], op_sample[:, node])
+            states.append(node_fn(states, node, weights, training))
         return tf.concat(states[2:], axis=-1)
 
-    def _node(self, states, node_edges, inputs, ops_, training):
-        """Weights every edge into a node, running only those whose weight can count."""
-        weights = _edge_weights(inputs, ops_)
-        # One comparison per node, not per edge: per-edge slicing and reductions would add
-        # three tiny ops for each of the (n+2) K edges.
-        active = tf.unstack(tf.reduce_any(weights > self.skip_threshold, axis=0))
-        # The node's sum is threaded through the conds, so a skipped edge passes it on
-        # instead of adding a tensor of zeros.
-        total = tf.zeros(self._node_shape(states[1]))
-        for state, (state_edges, state_active) in enumerate(zip(node_edges, active, strict=True)):
-            for op_index, (edge, edge_active) in enumerate(
-                zip(state_edges, tf.unstack(state_active), strict=True)
-            ):
-                accumulate = functools.partial(
-                    _accumulate, total, edge, states[state], weights, state, op_index, training
-                )
-                total = tf.cond(edge_active, accumulate, functools.partial(tf.identity, total))
-        return total
-
-    def _dense_node(self, states, node_edges, inputs, ops_, training):
-        """Weights and runs every edge: no control flow, so the cheapest graph to differentiate."""
-        weights = _edge_weights(inputs, ops_)
-        return tf.add_n(
-            [
-                weights[:, state, op_index, None, None, None]
-                * edge(states[state], training=training)
-                for state, state_edges in enumerate(node_edges)
-                for op_index, edge in enumerate(state_edges)
-            ]
+    def _node(self, states, node, weights, training):
+        """Sums the edges into a node ([S, n+2, K] weights) that exceed the threshold."""
+        active = tf.reduce_any(weights > self.skip_threshold, axis=0)
+        # Edges below the threshold for every example contribute nothing, run or not.
+        weights *= tf.cast(active, weights.dtype)
+        if weights.shape[0] != 1:
+            return self._grouped_node(states, node, weights, training, skip=True)
+        # One architecture for the batch: a one-hot sample has (at most) two active edges, each
+        # run alone; any others (relaxed samples) go through the grouped ops.
+        total, rest = self._heaviest_edges(states, node, weights, training)
+        return total + tf.cond(
+            tf.reduce_any(rest > 0.0),
+            lambda: self._grouped_node(states, node, rest, training, skip=True),
+            lambda: tf.zeros_like(total),
         )
+
+    def _heaviest_edges(self, states, node, weights, training):
+        """Runs the two heaviest edges of a shared sample ([1, n+2, K] weights) one by one.
+
+        Each runs in a `tf.switch_case` over the node's op layers, with the copy of the op's
+        weights that belongs to the edge's input state (`ops` "member").
+
+        Returns:
+          (their weighted sum, the weights of the other edges).
+        """
+        groups = self.state_groups(node)
+        num_ops = len(self.op_names)
+        # Per state: its group and its copy within the group's op layers.
+        group_of = tf.constant([g for g, states_in in enumerate(groups) for _ in states_in])
+        member_of = tf.constant([m - states_in[0] for states_in in groups for m in states_in])
+        _, heaviest = tf.math.top_k(tf.reshape(weights, [-1]), 2)
+        total = 0.0
+        for edge in tf.unstack(heaviest):
+            state, op = edge // num_ops, edge % num_ops
+            member = member_of[state]
+            weight = weights[:, state, op, None, None, None]
+
+            def branch(states_in, op_layer, member=member, weight=weight):
+                def run():
+                    if len(states_in) == 1:
+                        x = states[states_in[0]]
+                    else:  # selecting, not gathering: a gather would copy the state
+                        x = tf.switch_case(member, [_returning(states[m]) for m in states_in])
+                    return weight * _apply(op_layer, x, training, member)
+
+                return run
+
+            branches = [
+                branch(states_in, op_layer)
+                for states_in, group_ops in zip(groups, self.edge_ops[node], strict=True)
+                for op_layer in group_ops
+            ]
+            # A weightless second edge (a sample repeating an edge) runs nothing: the default.
+            index = tf.where(weight[0, 0, 0, 0] > 0.0, group_of[state] * num_ops + op, -1)
+            nothing = functools.partial(tf.zeros, self._node_shape(states[1]))
+            total += tf.switch_case(index, branches, default=nothing)
+        rest = tf.tensor_scatter_nd_update(
+            tf.reshape(weights, [-1]), heaviest[:, None], tf.zeros([2], weights.dtype)
+        )
+        return total, tf.reshape(rest, weights.shape)
+
+    def _dense_node(self, states, node, weights, training):
+        """Weights and runs every edge: no control flow, so the cheapest graph to differentiate."""
+        return self._grouped_node(states, node, weights, training, skip=False)
+
+    def _grouped_node(self, states, node, weights, training, skip):
+        """Runs each op layer once on all the states it serves, weighted by [S, n+2, K].
+
+        With `skip`, an op layer runs only if one of its edges has a positive weight, in a
+        `tf.cond` that threads the node's sum (a skipped op adds no tensor of zeros).
+        """
+        outputs, total = [], tf.zeros(self._node_shape(states[1])) if skip else None
+        for states_in, group_ops in zip(self.state_groups(node), self.edge_ops[node], strict=True):
+            x = tf.concat([states[m] for m in states_in], axis=-1)
+            # [S, G, K] -> [S, 1, 1, G, 1, K], to weight [N, H, W, G, C] op outputs.
+            group_weights = weights[:, states_in[0] : states_in[-1] + 1, None, None, None]
+            group_weights = tf.transpose(group_weights, [0, 2, 3, 1, 4, 5])
+            for op, op_layer in enumerate(group_ops):
+                run = functools.partial(
+                    self._weighted_op, op_layer, x, group_weights[..., op], training
+                )
+                if not skip:
+                    outputs.append(run())
+                    continue
+                total = tf.cond(
+                    tf.reduce_any(group_weights[..., op] > 0.0),
+                    lambda run=run, total=total: total + run(),
+                    functools.partial(tf.identity, total),
+                )
+        return total if skip else tf.add_n(outputs)
+
+    def _weighted_op(self, op_layer, x, weights, training):
+        """sum_g weights[..., g, :] op(x)_g for G states concatenated in x, [S, 1, 1, G, 1]."""
+        out = _apply(op_layer, x, training)
+        out = tf.reshape(out, tf.concat([tf.shape(out)[:3], [-1, self.channels]], axis=0))
+        return tf.reduce_sum(out * weights, axis=3)
 
     def _node_shape(self, state):
         """[N, H', W', C] of every node: the cell inputs' resolution, halved in a reduction."""

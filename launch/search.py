@@ -30,6 +30,9 @@ def main(argv):
     except (ValueError, loop.SearchDiverged) as error:
         sys.exit(f"search: {error}")
     print(f"Searched architecture written to {_WORKDIR.value}/genotype.json")
+    if genotype.space == "proxyless":
+        print("  layers: " + ", ".join(genotype.ops[op] for op in genotype.layers))
+        return
     for cell in ("normal", "reduce"):
         nodes = getattr(genotype, cell)
         described = ", ".join(

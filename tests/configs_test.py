@@ -145,6 +145,8 @@ def test_the_search_presets_exist():
         "cifar100",
         "digits",
         "imagenet",
+        "proxyless_digits",
+        "proxyless_imagenet",
     ]
 
 

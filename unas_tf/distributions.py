@@ -18,6 +18,12 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 
 DEFAULT_TEMPERATURE = 0.4
+# How far below a selector's largest valid logit `masked_logits` puts its invalid choices. The
+# float32 Gumbel noise of `sample_coupled` lies in [-4.5, 16.7], and a valid choice has
+# log-probability >= -log K, so a gap above ~23 + log K keeps them from ever being drawn; a gap
+# far larger would make their probability underflow to 0, and the conditional relaxation
+# divides by it (NaN gradients).
+MASKED_LOGIT_GAP = 30.0
 
 
 class CoupledSample(NamedTuple):
@@ -164,6 +170,29 @@ def sample_coupled(logits, temperature=DEFAULT_TEMPERATURE, seed=None, sample_sh
     noises = tf.nest.pack_sequence_as(logits, noises)
     conditional = conditional_relaxed(logits, discrete, noises, temperature)
     return CoupledSample(discrete, relaxed, conditional)
+
+
+def masked_logits(logits, mask, gap=MASKED_LOGIT_GAP):
+    """Returns logits whose invalid choices sit `gap` below the selector's largest valid logit.
+
+    A search space whose selectors do not all allow every choice (the ProxylessNAS space:
+    no 'mic_zero' on channel-changing layers) keeps its logits' full shape and masks them
+    before sampling, `log_prob` and `mode`: invalid choices are never drawn nor the argmax,
+    and receive no gradient.
+
+    Args:
+      logits: a [..., K] tensor (or [S, ..., K] per-sample logits).
+      mask: a bool array broadcastable to `logits`: True where a choice is valid; every
+        selector needs at least one valid choice.
+      gap: distance below the largest valid logit, see `MASKED_LOGIT_GAP`.
+
+    Returns:
+      A tensor shaped like `logits`.
+    """
+    mask = tf.broadcast_to(tf.convert_to_tensor(mask, tf.bool), tf.shape(logits))
+    lowest = tf.fill(tf.shape(logits), logits.dtype.min)
+    largest_valid = tf.reduce_max(tf.where(mask, logits, lowest), axis=-1, keepdims=True)
+    return tf.where(mask, logits, tf.stop_gradient(largest_valid) - gap)
 
 
 def log_prob(logits, discrete):

@@ -8,10 +8,18 @@
                      architectures, objective terms, the norm and estimated variance of the
                      architecture gradient), learning rates, selector entropies; each epoch
                      the argmax architecture's search-val loss and accuracy, heatmaps of the
-                     selector probabilities and a drawing of the cells
+                     selector probabilities and a drawing of the cells (DARTS space) or a
+                     heatmap of the layer choices (ProxylessNAS space)
+  latency_measurements.json  (ProxylessNAS space) every latency measured: the random
+                     architectures the surrogate is fit to, the search's samples and argmax
+                     architectures; a resumed search reads it instead of measuring again
   workers/           under several workers, the non-chief workers' checkpoints
 Rerunning the same command on the same workdir resumes from the latest checkpoint. Under
 several workers only the chief writes config.json, genotype.json and summaries.
+
+`config.space` chooses the search space: "darts" (the default: factorized cells, UNAS Sec. 4)
+or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E), whose search may add the measured
+latency term lambda_lat(t) max(0, L_lat(z) - t_target) of App. E.1 (`config.latency`).
 """
 
 import json
@@ -23,13 +31,35 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import data, distributions, estimators, genotypes, strategies, summaries, trainer
-from unas_tf.search_spaces import darts_supernet
+from unas_tf import (
+    data,
+    distributions,
+    estimators,
+    genotypes,
+    run_directory,
+    strategies,
+    summaries,
+    trainer,
+)
+from unas_tf.latency import measure
+from unas_tf.latency import objective as latency_objective
+from unas_tf.latency import surrogate as latency_surrogate
+from unas_tf.search_spaces import darts_supernet, proxyless
 
 RANDOM_ESTIMATOR = "random"  # uniform architectures: the paper's random-cell baseline
 REFERENCE_BATCH_SIZE = 64  # scale_lr multiplies learning rates by batch_size / this
 # The metrics of the progress line; TensorBoard receives every metric of the step.
-PROGRESS_METRICS = ("train_loss", "train_accuracy", "arch_loss", "sampled/val_accuracy")
+PROGRESS_METRICS = (
+    "train_loss",
+    "train_accuracy",
+    "arch_loss",
+    "sampled/val_accuracy",
+    "latency/sampled_ms",
+)
+SPACES = ("darts", "proxyless")
+LATENCY_FILE = "latency_measurements.json"
+# Stream of the stateless seeds of the latency architectures, apart from the step's own.
+_LATENCY_SEED_STREAM = 1
 
 
 class SearchDiverged(RuntimeError):
@@ -62,8 +92,55 @@ def validate(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
+    space = config.get("space", "darts")
+    if space not in SPACES:
+        raise ValueError(f"config.space: expected one of {list(SPACES)}, got {space!r}")
+    if space == "proxyless":
+        _validate_latency(config)
     # SearchSettings checks objective and sampling by name.
     _settings(config)
+
+
+def _validate_latency(config):
+    """Checks the ProxylessNAS-space keys: the width and the `latency` section."""
+    if not config.get("width_multiplier", 0) > 0:
+        raise ValueError(
+            f"config.width_multiplier: expected > 0, got {config.get('width_multiplier')!r}"
+        )
+    if "latency" not in config:
+        raise ValueError(
+            "config.latency: missing; a proxyless search needs a `latency` section (see "
+            "configs/search/proxyless_digits.py)"
+        )
+    latency = config.latency
+    surrogate_left = latency.surrogate_architectures - math.floor(
+        latency.surrogate_architectures * latency.holdout_fraction
+    )
+    checks = [
+        ("target_ms", latency.target_ms > 0, "a positive target latency in milliseconds"),
+        ("weight", latency.weight >= 0, ">= 0"),
+        (
+            "estimator",
+            latency.estimator in latency_objective.ESTIMATORS,
+            f"one of {list(latency_objective.ESTIMATORS)}",
+        ),
+        ("holdout_fraction", 0 <= latency.holdout_fraction < 1, "0 <= holdout_fraction < 1"),
+        (
+            "surrogate_architectures",
+            surrogate_left >= 2,
+            "at least 2 architectures left to fit after holding out holdout_fraction",
+        ),
+        ("l2", latency.l2 > 0, "> 0"),
+        (
+            "batch_size",
+            latency.batch_size <= config.batch_size,
+            f"at most config.batch_size={config.batch_size} (the data batch)",
+        ),
+    ]
+    for key, valid, expected in checks:
+        if not valid:
+            raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
+    measure.meter_from_config(config, build_model=None)  # names a bad meter setting
 
 
 def _settings(config):
@@ -79,32 +156,6 @@ def _settings(config):
         )
     except ValueError as error:
         raise ValueError(f"config: {error}") from error
-
-
-def _check_workdir(config, workdir):
-    """Refuses a workdir that holds a search of another config (nothing is overwritten)."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as file:
-        saved = json.load(file)
-    current = json.loads(config.to_json())
-    differing = sorted(
-        key for key in set(saved) | set(current) if saved.get(key) != current.get(key)
-    )
-    if differing:
-        details = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
-        raise ValueError(
-            f"workdir {workdir} holds a search with another config ({details}); "
-            "use a new --workdir or the same config to resume"
-        )
-
-
-def _write_json_atomically(path, text):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)
 
 
 def _cosine(initial, final, steps):
@@ -129,13 +180,103 @@ def _check_replicas(config, strategy):
         )
 
 
-def _current_genotype(distribution, ops):
-    mode = {key: value.numpy() for key, value in distributions.mode(distribution.logits).items()}
+def _current_genotype(search_trainer, ops):
+    mode = {
+        key: value.numpy() for key, value in distributions.mode(search_trainer.logits()).items()
+    }
+    if ops == genotypes.PROXYLESS_OPS:
+        return genotypes.proxyless_from_indices(mode)
     return genotypes.darts_from_indices(mode, ops)
 
 
+def _latency_seed(seed, step):
+    """The stateless seed of step `step`'s latency architecture: [2] int32."""
+    folded = tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, _LATENCY_SEED_STREAM], tf.int64), step
+    )
+    return tf.cast(folded, tf.int32)
+
+
+class _LatencyRecord:
+    """The search's latency measurements, in `LATENCY_FILE` so that a resumed run reuses them.
+
+    Args:
+      meter: the `measure.LatencyMeter`; its cache holds every measurement.
+      path: the JSON file.
+      writes: whether this worker writes the file (the chief).
+    """
+
+    def __init__(self, meter, path, writes):
+        self.meter = meter
+        self.path = path
+        self.writes = writes
+        self.loaded = 0
+        if os.path.exists(path):
+            with open(path) as file:
+                saved = json.load(file)
+            for entry in saved["measurements"]:
+                genotype = genotypes.from_json(json.dumps(entry["genotype"]), "proxyless")
+                meter.remember(genotype, measure.Measurement.from_dict(entry))
+            self.loaded = len(saved["measurements"])
+
+    def save(self):
+        if not self.writes:
+            return
+        entries = [
+            {"genotype": json.loads(genotypes.to_json(genotype)), **measurement.as_dict()}
+            for genotype, measurement in self.meter.measurements()
+        ]
+        run_directory.write_json_atomically(self.path, {"measurements": entries})
+
+
+def _build_space(config, num_classes):
+    """(supernet, choice shapes, choice masks or None, op names) of `config.space`."""
+    if config.get("space", "darts") == "proxyless":
+        supernet = proxyless.ProxylessSupernet(
+            num_classes,
+            config.width_multiplier,
+            skip_dropout_rate=config.skip_dropout_rate,
+            seed=config.seed,
+        )
+        return (
+            supernet,
+            genotypes.proxyless_choice_shapes(),
+            {"layers": proxyless.choice_mask()},
+            genotypes.PROXYLESS_OPS,
+        )
+    ops = genotypes.DARTS_OPS[: config.num_ops]
+    supernet = darts_supernet.Supernet(
+        num_classes, config.init_channels, config.layers, ops, stem=config.stem
+    )
+    return supernet, genotypes.darts_choice_shapes(len(ops)), None, ops
+
+
+def _latency_setup(config, record):
+    """Measures the surrogate's random architectures (unless saved) and fits g.
+
+    Returns:
+      (`LatencySurrogate`, `SurrogateFit`).
+    """
+    latency = config.latency
+    surrogate = latency_surrogate.LatencySurrogate(record.meter)
+    before = record.meter.num_measured
+    start = time.perf_counter()
+    surrogate.measure_random(latency.surrogate_architectures, seed=config.seed)
+    logging.info(
+        "Latency surrogate: %d random architectures, %d measured now in %.0f s, %d read from %s",
+        latency.surrogate_architectures,
+        record.meter.num_measured - before,
+        time.perf_counter() - start,
+        record.loaded,
+        record.path,
+    )
+    record.save()
+    fit = surrogate.fit(latency.l2, latency.holdout_fraction, seed=config.seed)
+    return surrogate, fit
+
+
 def run_search(config, workdir):
-    """Runs (or resumes) a UNAS search in the DARTS space; returns the final genotype.
+    """Runs (or resumes) a UNAS search; returns the final genotype.
 
     Args:
       config: a search preset (configs/search/*.py), possibly overridden.
@@ -147,7 +288,7 @@ def run_search(config, workdir):
       SearchDiverged: the loss became NaN or infinite.
     """
     validate(config)
-    _check_workdir(config, workdir)
+    run_directory.refuse_another_config(config, workdir, "search")
     # Before any other TensorFlow work: several workers configure collectives at start-up.
     strategy = strategies.create(config.strategy)
     _check_replicas(config, strategy)
@@ -165,20 +306,32 @@ def run_search(config, workdir):
     steps_per_epoch = config.steps_per_epoch or search.steps_per_epoch
     total_steps = config.epochs * steps_per_epoch
     search_steps = (config.epochs - config.warmup_epochs) * steps_per_epoch
-    ops = genotypes.DARTS_OPS[: config.num_ops]
+    search_start = config.warmup_epochs * steps_per_epoch
+    space = config.get("space", "darts")
 
     os.makedirs(workdir, exist_ok=True)
     if chief:
-        _write_json_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
+        run_directory.save_config(config, workdir)
+
+    meter = record = objective = None
+    if space == "proxyless":
+        meter = measure.meter_from_config(
+            config,
+            lambda genotype: proxyless.proxyless_network(
+                genotype, search.num_classes, config.width_multiplier, config.image_size
+            ),
+        )
+        record = _LatencyRecord(meter, os.path.join(workdir, LATENCY_FILE), chief)
 
     weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
     with strategy.scope():
-        supernet = darts_supernet.Supernet(
-            search.num_classes, config.init_channels, config.layers, ops, stem=config.stem
-        )
-        distribution = distributions.ArchitectureDistribution(
-            genotypes.darts_choice_shapes(len(ops))
-        )
+        supernet, choice_shapes, choice_masks, ops = _build_space(config, search.num_classes)
+        distribution = distributions.ArchitectureDistribution(choice_shapes)
+        if record is not None and config.latency.weight > 0:
+            surrogate, fit = _latency_setup(config, record)
+            objective = latency_objective.LatencyObjective(
+                surrogate, config.latency.target_ms, config.latency.estimator, config.temperature
+            )
         estimator = None
         if config.estimator != RANDOM_ESTIMATOR:
             kwargs = {"temperature": config.temperature}
@@ -197,7 +350,7 @@ def run_search(config, workdir):
         # Its own stream, so that evaluating leaves the search's batches unchanged.
         eval_iterator = iter(search.val)
         first = next(iter(search.val))
-        supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every edge
+        supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
         weight_optimizer.build(supernet.trainable_weights)
         arch_optimizer.build(distribution.trainable_variables)
         search_trainer = trainer.SearchTrainer(
@@ -209,12 +362,21 @@ def run_search(config, workdir):
             _settings(config),
             config.seed,
             strategy,
+            choice_masks=choice_masks,
+            latency_objective=objective,
         )
 
     estimator_state = [
         v for v in vars(estimator or object()).values() if isinstance(v, tf.Variable)
     ]
+    latency_state = {}
+    if objective is not None:
+        # g too: refits during the search change it, and a resumed search must use the same.
+        latency_state = dict(
+            latency_surrogate=objective.surrogate.linear, latency_estimator=objective.state
+        )
     checkpoint = tf.train.Checkpoint(
+        **latency_state,
         supernet=supernet,
         # Listed explicitly: tf.train.Checkpoint does not follow Keras 3 layers kept in lists.
         supernet_variables=supernet.variables,
@@ -244,6 +406,9 @@ def run_search(config, workdir):
         flag: tf.function(lambda train, val, flag=flag: search_trainer.train_step(train, val, flag))
         for flag in (False, True)
     }
+    latency_step = tf.function(
+        lambda train, val, latency: search_trainer.train_step(train, val, True, latency)
+    )
     evaluate = tf.function(search_trainer.evaluate_step)
     if chief:
         writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
@@ -251,16 +416,28 @@ def run_search(config, workdir):
         writer = tf.summary.create_noop_writer()
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
-        genotypes.save(_current_genotype(distribution, ops), genotype_path)
+        genotypes.save(_current_genotype(search_trainer, ops), genotype_path)
+    if objective is not None and chief:
+        with writer.as_default(step=int(search_trainer.step.numpy())):
+            tf.summary.scalar("latency/surrogate_holdout_mae", fit.holdout_mae)
+            tf.summary.scalar("latency/surrogate_holdout_r2", fit.holdout_r2)
 
     start_step, start_time = int(search_trainer.step.numpy()), time.perf_counter()
     while (step := int(search_trainer.step.numpy())) < total_steps:
         epoch = step // steps_per_epoch
         searching = epoch >= config.warmup_epochs and estimator is not None
-        metrics = steps[searching](next(train_iterator), next(val_iterator))
+        measured = {}
+        if searching and objective is not None:
+            latency, measured = _latency_inputs(
+                objective, search_trainer, meter, config, step, search_start, search_steps
+            )
+            metrics = latency_step(next(train_iterator), next(val_iterator), latency)
+        else:
+            metrics = steps[searching](next(train_iterator), next(val_iterator))
         step += 1
         if step % config.log_every == 0 or step % steps_per_epoch == 0:
             values = {name: float(value) for name, value in metrics.items()}
+            values.update(measured)
             if not all(math.isfinite(value) for value in values.values()):
                 kept = manager.latest_checkpoint or "none was written yet"
                 raise SearchDiverged(
@@ -300,19 +477,81 @@ def run_search(config, workdir):
                 scores["loss"],
                 scores["accuracy"],
             )
+            genotype = _current_genotype(search_trainer, ops)
+            if record is not None:
+                scores["latency_ms"] = _end_of_epoch_latency(
+                    config, record, objective, genotype, epoch
+                )
             manager.save(checkpoint_number=step)  # on every worker: saving is collective
-            genotype = _current_genotype(distribution, ops)
             if chief:
                 genotypes.save(genotype, genotype_path)
                 with writer.as_default(step=step):
                     for name, value in scores.items():
                         tf.summary.scalar(f"argmax/val_{name}", value)
-                    _write_pictures(distribution, genotype, ops)
+                    if space == "proxyless":
+                        _write_layer_heatmap(search_trainer)
+                    else:
+                        _write_pictures(distribution, genotype, ops)
     writer.flush()
-    final = _current_genotype(distribution, ops)
+    final = _current_genotype(search_trainer, ops)
     if chief:
         genotypes.save(final, genotype_path)
+    if record is not None:
+        logging.info(
+            "Final architecture: latency %.3f ms (target %.3f ms)",
+            meter.measure(final).median_ms,
+            config.latency.target_ms,
+        )
+        record.save()
     return final
+
+
+def _latency_inputs(objective, search_trainer, meter, config, step, search_start, search_steps):
+    """Draws and measures step `step`'s latency architecture, eagerly (UNAS App. E.1).
+
+    Returns:
+      (the step's `latency` argument, a dict of the measured figures to log).
+    """
+    seed = _latency_seed(config.seed, step)
+    sample = objective.draw(search_trainer.latency_logits(), seed)
+    indices = {
+        key: tf.argmax(value[0], axis=-1, output_type=tf.int32) for key, value in sample.items()
+    }
+    latency_ms = meter.measure(
+        genotypes.proxyless_from_indices({key: value.numpy() for key, value in indices.items()})
+    ).median_ms
+    weight = latency_objective.annealed_weight(
+        step, search_start, search_steps, config.latency.weight
+    )
+    latency = {
+        "seed": seed,
+        "indices": indices,
+        "latency_ms": tf.constant(latency_ms, tf.float32),
+        "weight": tf.constant(weight, tf.float32),
+    }
+    return latency, {"latency/sampled_ms": latency_ms, "latency/weight": weight}
+
+
+def _end_of_epoch_latency(config, record, objective, genotype, epoch):
+    """Measures the argmax architecture, saves the measurements, refits g if asked; returns ms."""
+    latency_ms = record.meter.measure(genotype).median_ms
+    logging.info(
+        "epoch %d/%d: argmax architecture latency %.3f ms (target %.3f ms), %d measured so far",
+        epoch + 1,
+        config.epochs,
+        latency_ms,
+        config.latency.target_ms,
+        record.meter.num_measured,
+    )
+    record.save()
+    if objective is not None and config.latency.refit_every_epoch:
+        surrogate = objective.surrogate
+        known = {genotypes.to_json(g) for g in surrogate.genotypes}
+        for measured, measurement in record.meter.measurements():
+            if genotypes.to_json(measured) not in known:
+                surrogate.add(measured, measurement.median_ms)
+        surrogate.fit(config.latency.l2, config.latency.holdout_fraction, seed=config.seed)
+    return latency_ms
 
 
 def _evaluate(evaluate, iterator, num_batches):
@@ -322,6 +561,12 @@ def _evaluate(evaluate, iterator, num_batches):
         for name, value in evaluate(next(iterator)).items():
             totals[name] += float(value) / num_batches
     return totals
+
+
+def _write_layer_heatmap(search_trainer):
+    """TensorBoard image: the ProxylessNAS op probabilities, a row per layer, a column per op."""
+    probabilities = tf.nn.softmax(search_trainer.logits()["layers"])
+    tf.summary.image("layer_probabilities", probabilities[None, :, :, None])
 
 
 def _write_pictures(distribution, genotype, ops):

@@ -59,7 +59,8 @@ def architecture_penalty(sample, weight=DEFAULT_ARCH_PENALTY_WEIGHT):
       weight: lambda_arch.
 
     Returns:
-      [S] penalties, summed over the nodes of both cell types.
+      [S] penalties, summed over the nodes of both cell types; zeros for a sample without
+      factorized cells (the ProxylessNAS space has no symmetric selectors to penalise).
     """
     terms = []
     for key, ops in sample.items():
@@ -71,4 +72,7 @@ def architecture_penalty(sample, weight=DEFAULT_ARCH_PENALTY_WEIGHT):
             inputs = sample[f"{cell}/inputs_{node}"]
             same_input = tf.reduce_sum(inputs[:, 0] * inputs[:, 1], axis=-1)  # [S]
             terms.append(same_input * same_op[:, node])
+    if not terms:
+        leaf = tf.nest.flatten(sample)[0]
+        return tf.zeros(tf.shape(leaf)[:1], leaf.dtype)
     return weight * tf.add_n(terms)

@@ -17,7 +17,6 @@ not clipped), auxiliary head loss weighted 0.4, drop-path ramped linearly per ep
 """
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -27,12 +26,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import data, eval_networks, genotypes, model_size, strategies
+from unas_tf import data, eval_networks, genotypes, model_size, run_directory, strategies
 from unas_tf.search_spaces import darts_networks
 
 TOP_K = 5  # metrics.json reports top-1 and top-5 accuracy
 METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.json"
+CONFIG_FILE = run_directory.CONFIG_FILE
 CHECKPOINT_DIR = "checkpoints"
 EXPORT_DIR = "export"  # where launch.train exports the trained network
 
@@ -255,25 +254,6 @@ def validate(config):
         raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
 
 
-def _check_workdir(config, workdir):
-    """Refuses a workdir that holds a training run of another config (nothing is overwritten)."""
-    path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.exists(path):
-        return
-    with open(path) as file:
-        saved = json.load(file)
-    current = json.loads(config.to_json())
-    differing = sorted(
-        key for key in set(saved) | set(current) if saved.get(key) != current.get(key)
-    )
-    if differing:
-        details = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
-        raise ValueError(
-            f"workdir {workdir} holds a training run with another config ({details}); "
-            "use a new --workdir or the same config to resume"
-        )
-
-
 def model_variables(model):
     """Returns every variable of `model` as the list its checkpoints hold.
 
@@ -283,15 +263,6 @@ def model_variables(model):
     statistic and drop-path seed state, so a resumed run continues exactly.
     """
     return [variable.value for variable in model.variables]
-
-
-def write_json_atomically(path, value):
-    """Writes `value` as JSON to a temporary sibling that then replaces `path`."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as file:
-        json.dump(value, file, indent=2)
-        file.write("\n")
-    os.replace(temporary, path)
 
 
 def evaluate(model, dataset):
@@ -365,7 +336,7 @@ def run_training(config, workdir, max_steps=None):
       TrainingDiverged: the loss became NaN or infinite.
     """
     validate(config)
-    _check_workdir(config, workdir)
+    run_directory.refuse_another_config(config, workdir, "training run")
     # Before any other TensorFlow work: several workers configure collectives at start-up.
     strategy = strategies.create(config.strategy)
     chief = strategies.is_chief(strategy)
@@ -405,7 +376,7 @@ def run_training(config, workdir, max_steps=None):
 
     os.makedirs(workdir, exist_ok=True)
     if chief:
-        write_json_atomically(os.path.join(workdir, CONFIG_FILE), json.loads(config.to_json()))
+        run_directory.save_config(config, workdir)
         genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
 
     checkpoint = tf.train.Checkpoint(
@@ -495,7 +466,7 @@ def run_training(config, workdir, max_steps=None):
         tf.summary.scalar("test/top5", metrics["top5"])
     writer.flush()
     if chief:
-        write_json_atomically(os.path.join(workdir, METRICS_FILE), metrics)
+        run_directory.write_json_atomically(os.path.join(workdir, METRICS_FILE), metrics)
     logging.info(
         "Test top-1 %.4f top-5 %.4f on %d examples; %d params, %d multiply-adds.",
         metrics["top1"],

@@ -76,6 +76,11 @@ class SearchTrainer(tf.Module):
       seed: int; with the step counter and the replica id it seeds every sample, so that a
         resumed search draws the samples an uninterrupted one would.
       strategy: the `tf.distribute` strategy the modules were built under.
+      choice_masks: optional mapping from a selector group of `distribution` to a bool array
+        [..., K], True where a choice is valid (`proxyless.choice_mask()`); masked choices are
+        never sampled nor the argmax (`distributions.masked_logits`). None: all are valid.
+      latency_objective: optional `latency.objective.LatencyObjective`; then architecture steps
+        take a `latency` argument and add its term (UNAS App. E.1).
     """
 
     def __init__(
@@ -88,6 +93,8 @@ class SearchTrainer(tf.Module):
         settings,
         seed,
         strategy=None,
+        choice_masks=None,
+        latency_objective=None,
     ):
         super().__init__(name="search_trainer")
         self.supernet = supernet
@@ -98,6 +105,8 @@ class SearchTrainer(tf.Module):
         self.settings = settings
         self.seed = seed
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.choice_masks = choice_masks
+        self.latency_objective = latency_objective
         with self.strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
 
@@ -140,6 +149,22 @@ class SearchTrainer(tf.Module):
         clipped, _ = tf.clip_by_global_norm(total, self.settings.grad_clip_norm)
         return [gradient / context.num_replicas_in_sync for gradient in clipped]
 
+    def logits(self):
+        """phi as a plain dict (tf.function arguments), its invalid choices masked."""
+        logits = dict(self.distribution.logits)
+        if self.choice_masks is None:
+            return logits
+        return {
+            key: distributions.masked_logits(value, self.choice_masks[key])
+            if key in self.choice_masks
+            else value
+            for key, value in logits.items()
+        }
+
+    def latency_logits(self):
+        """The masked logits of the step's one latency architecture: [1, ..., K] leaves."""
+        return {key: value[None] for key, value in self.logits().items()}
+
     def _num_samples(self, batch_size):
         return batch_size if self.settings.sampling == "per_example" else 1
 
@@ -147,7 +172,7 @@ class SearchTrainer(tf.Module):
         """The logits broadcast to one row per sample; gradients flow back to phi."""
         return {
             key: tf.broadcast_to(logits, [num_samples, *logits.shape])
-            for key, logits in self.distribution.logits.items()
+            for key, logits in self.logits().items()
         }
 
     def _per_sample(self, per_example, num_samples):
@@ -194,24 +219,31 @@ class SearchTrainer(tf.Module):
 
         return loss
 
-    def architecture_gradients(self, train, val, replica_id):
+    def architecture_gradients(self, train, val, replica_id, latency=None):
         """One replica's share of the phi gradient, and what it measured on the way.
 
         Args:
           train: this replica's search-train batch {"image", "label"}.
           val: this replica's search-val batch, the same size.
           replica_id: the replica whose architecture samples to draw.
+          latency: None, or the step's latency term (needs `latency_objective`): a dict of
+            "seed" (the [2] seed the loop drew the architecture with), "indices" (its choices,
+            [...] int32, checked against the redrawn sample), "latency_ms" (its measured
+            latency) and "weight" (lambda_lat of this step). Every replica adds the same term,
+            divided by the replica count, since optimizers sum the replicas' gradients.
 
         Returns:
           (gradients, measured): gradients of the variables of `distribution.logits` in the
           order of its sorted keys, to be summed over replicas; `measured`, a dict of this
           replica's scalars: "loss" (mean measured loss), the objective's terms and the
           sampled architectures' accuracies (prefixed "sampled/"), and, for one sample per
-          example, "variance": an estimate of the total variance of this replica's gradient.
+          example, "variance": an estimate of the total variance of this replica's gradient;
+          with a latency term, "latency/loss" (lambda_lat times the measured hinge) and
+          "latency/surrogate_ms" (g of the sampled architecture).
         """
         arch_seed = self._step_seeds(replica_id)[0]
         num_samples = self._num_samples(train["image"].shape[0])
-        record = {}
+        record, latency_record = {}, {}
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             # Per-sample copies of phi: their gradients are the per-sample contributions,
             # whose spread estimates the variance at the price of one backward pass.
@@ -229,15 +261,41 @@ class SearchTrainer(tf.Module):
                 * num_samples
                 // train["image"].shape[0],
             )
+            if latency is not None:
+                # phi itself in value; the mean over the per-sample copies spreads the latency
+                # gradient evenly over them, leaving the variance estimate of L_gen unchanged.
+                shared = {
+                    key: tf.reduce_mean(value, 0, keepdims=True) for key, value in sampled.items()
+                }
+                term = self._latency_term(shared, latency, latency_record)
+                context = tf.distribute.get_replica_context()
+                surrogate += term / context.num_replicas_in_sync
         per_sample = tape.gradient(surrogate, sampled)
         keys = sorted(per_sample)
         measured = {"loss": tf.reduce_mean(output.loss)}
         measured.update({f"sampled/{name}": value for name, value in record.items()})
+        measured.update(latency_record)
         if num_samples > 1:
             measured["variance"] = tf.add_n(
                 [total_variance_of_sum(per_sample[key]) for key in keys]
             )
         return [tf.reduce_sum(per_sample[key], axis=0) for key in keys], measured
+
+    def _latency_term(self, logits, latency, record):
+        """lambda_lat times the surrogate of max(0, L_lat(z) - target); fills `record`."""
+        objective = self.latency_objective
+        output = objective.surrogate_loss(logits, latency["seed"], latency["latency_ms"])
+        # The architecture whose measured latency is L(z) must be the one the gradient uses.
+        for key, indices in latency["indices"].items():
+            drawn = tf.argmax(output.sample[key][0], axis=-1, output_type=tf.int32)
+            tf.debugging.assert_equal(
+                drawn, indices, message=f"the step redrew another latency architecture ({key})"
+            )
+        hinge = tf.reduce_mean(output.loss)
+        objective.update(hinge)
+        record["latency/loss"] = latency["weight"] * hinge
+        record["latency/surrogate_ms"] = tf.reduce_mean(objective.surrogate(output.sample))
+        return latency["weight"] * tf.reduce_sum(output.surrogate)
 
     def weight_gradients(self, train, replica_id):
         """One replica's share of the weight gradient, on a relaxed sample (UNAS Sec. 3.2).
@@ -251,7 +309,7 @@ class SearchTrainer(tf.Module):
         if self.estimator is None:
             logits = {key: tf.zeros_like(value) for key, value in self.distribution.logits.items()}
         else:
-            logits = dict(self.distribution.logits)  # a plain dict: tf.function arguments
+            logits = self.logits()
         relaxed = distributions.sample_relaxed(
             logits, self.settings.temperature, weight_seed, sample_shape=[num_samples]
         )
@@ -261,13 +319,14 @@ class SearchTrainer(tf.Module):
             loss = self._global_mean(per_example)
         return tape.gradient(loss, self.supernet.trainable_weights), per_example, logits_out
 
-    def replica_step(self, train, val, update_architecture):
+    def replica_step(self, train, val, update_architecture, latency=None):
         """One replica's step: the architecture update (unless warming up), then the weights.
 
         Args:
           train: this replica's search-train batch {"image", "label"}.
           val: this replica's search-val batch, the same size.
           update_architecture: Python bool; False during the weights-only warm-up.
+          latency: None or the step's latency term (see `architecture_gradients`).
 
         Returns:
           A dict of scalar metrics; "arch_grad_variance" is already summed over replicas.
@@ -276,7 +335,7 @@ class SearchTrainer(tf.Module):
         replica_id = context.replica_id_in_sync_group
         metrics = {}
         if update_architecture and self.estimator is not None:
-            gradients, measured = self.architecture_gradients(train, val, replica_id)
+            gradients, measured = self.architecture_gradients(train, val, replica_id, latency)
             variables = [self.distribution.logits[key] for key in sorted(self.distribution.logits)]
             self.arch_optimizer.apply(gradients, variables)
             mean_loss = context.all_reduce("MEAN", measured.pop("loss"))
@@ -313,7 +372,7 @@ class SearchTrainer(tf.Module):
                 )
                 for (key, logits), index in zip(
                     self.distribution.logits.items(),
-                    distributions.mode(dict(self.distribution.logits)).values(),
+                    distributions.mode(self.logits()).values(),
                     strict=True,
                 )
             }
@@ -346,18 +405,23 @@ class SearchTrainer(tf.Module):
 
         return self.strategy.experimental_distribute_values_from_function(part)
 
-    def train_step(self, train, val, update_architecture):
+    def train_step(self, train, val, update_architecture, latency=None):
         """Runs `replica_step` on every replica (cross-replica context); returns mean metrics.
 
         Args:
           train: the global search-train batch {"image", "label"}; each replica takes its slice.
           val: the global search-val batch, the same size.
           update_architecture: Python bool; False during the weights-only warm-up.
+          latency: None or the step's latency term, the same for every replica (see
+            `architecture_gradients`).
         """
+        kwargs = {"update_architecture": update_architecture}
+        if latency is not None:
+            kwargs["latency"] = latency
         per_replica = self.strategy.run(
             self.replica_step,
             args=(self._split(train), self._split(val)),
-            kwargs={"update_architecture": update_architecture},
+            kwargs=kwargs,
         )
         self.step.assign_add(1)
         return {

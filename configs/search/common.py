@@ -1,4 +1,4 @@
-"""Shared fields of the search presets (UNAS Sec. 3.2, App. A.2 and A.3)."""
+"""Shared fields of the search presets (UNAS Sec. 3.2, App. A.2 and A.3, App. E.1)."""
 
 import ml_collections
 
@@ -43,5 +43,53 @@ def search_config(**overrides):
             checkpoints_to_keep=2,
         )
     )
+    config.update(overrides)
+    return config
+
+
+def proxyless_search_config(latency=None, **overrides):
+    """Returns the keys of a ProxylessNAS-space search with the latency term (UNAS App. E.1).
+
+    The shared keys of `search_config` (the DARTS-only layers, init_channels, num_ops and stem
+    are unused) plus the space, its width and the `latency` section. Defaults follow App. E.1:
+    Adam on phi (1e-3 to 3e-4) and w (3e-4 to 1e-4), lambda_lat annealed from 0 to 0.1, dropout
+    0.1 on the skip choice.
+
+    Args:
+      latency: overrides of the `latency` section's keys.
+      **overrides: overrides of the other keys.
+    """
+    config = search_config(
+        space="proxyless",  # darts (the default when absent) | proxyless
+        width_multiplier=1.0,  # scales every channel count of the backbone
+        skip_dropout_rate=0.1,  # dropout on the skip choice during search (App. E.1)
+        arch_penalty_weight=0.0,  # the DARTS-cell penalty of App. A.2 has nothing to act on
+        weight_lr=3e-4,
+        weight_lr_final=1e-4,
+        weight_decay=0.0,
+        arch_lr=1e-3,
+        arch_lr_final=3e-4,
+        arch_weight_decay=0.0,
+    )
+    config.latency = ml_collections.ConfigDict(
+        dict(
+            target_ms=10.0,  # t_target: latencies above it cost lambda_lat per millisecond
+            weight=0.1,  # lambda_lat at the end of the search, linear from 0 (App. E.1)
+            estimator="relax",  # relax (UNAS Eq. 5, g as control variate) | reinforce
+            surrogate_architectures=10_000,  # random architectures g is fit to (Sec. 5)
+            holdout_fraction=0.2,  # of those, held out to report g's MAE and R^2
+            l2=10.0,  # ridge penalty of g (bench/latency.py: small samples need it)
+            refit_every_epoch=False,  # refit g with the search's measurements too
+            # The meter (unas_tf/latency/measure.py), as in configs/eval/proxyless_imagenet.py.
+            batch_size=32,  # images per timed call (UNAS Sec. 5); <= batch_size
+            warmup_runs=3,
+            repeats=20,
+            runs_per_repeat=1,
+            jit_compile=False,
+            clock="wall",  # or "process": CPU time, steadier on a shared CPU host
+            device="",  # e.g. /GPU:0; empty for TensorFlow's default device
+        )
+    )
+    config.latency.update(latency or {})
     config.update(overrides)
     return config

@@ -1,0 +1,117 @@
+r"""Benchmark: does the latency term bring the searched architecture under the target?
+
+    python bench/latency_search.py                  # configs/search/proxyless_digits.py
+    python bench/latency_search.py --workdir=/tmp/latency_search --override=--config.epochs=3
+
+Runs `launch.search` twice on the same preset, concurrently: once as configured (UNAS App. E.1:
+L_gen + lambda_lat max(0, latency - target)) and once with `--config.latency.weight=0` (L_gen
+alone). Then measures the final argmax architecture of both in this process with the preset's
+meter (its latency section) and prints one JSON line: per run the final genotype, its latency
+as the run measured it and as re-measured here, whether it is at or below the target, and the
+run's wall time. The claim (UNAS Sec. 5) holds when `with_latency.meets_target` is true and
+`without_latency.meets_target` is false.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import unas_tf  # noqa: E402,F401,I001  (first: imports TensorFlow quietly)
+import ml_collections  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from unas_tf import genotypes  # noqa: E402
+from unas_tf.latency import measure  # noqa: E402
+from unas_tf.search_spaces import proxyless  # noqa: E402
+
+_PRESET = flags.DEFINE_string("preset", "configs/search/proxyless_digits.py", "Search preset.")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Parent of both runs' workdirs; a temp dir if unset."
+)
+_OVERRIDES = flags.DEFINE_multi_string(
+    "override", [], "Extra launch.search flags for both runs, e.g. --config.epochs=3."
+)
+_REMEASUREMENTS = flags.DEFINE_integer(
+    "remeasurements", 3, "Independent re-measurements of each final architecture (median kept)."
+)
+_DIGITS = 10  # classes of the embedded digits
+
+
+def _final_latency(workdir):
+    """The run's own last measurement of its argmax architecture (latency_measurements.json)."""
+    genotype = genotypes.load(os.path.join(workdir, "genotype.json"))
+    with open(os.path.join(workdir, "latency_measurements.json")) as file:
+        entries = json.load(file)["measurements"]
+    key = json.loads(genotypes.to_json(genotype))
+    return genotype, next(e["median_ms"] for e in entries if e["genotype"] == key)
+
+
+def main(argv):
+    del argv
+    parent = _WORKDIR.value or tempfile.mkdtemp(prefix="latency_search_")
+    runs = {"with_latency": [], "without_latency": ["--config.latency.weight=0"]}
+    processes = {}
+    for name, extra in runs.items():
+        workdir = os.path.join(parent, name)
+        command = [
+            sys.executable,
+            "-m",
+            "launch.search",
+            f"--config={_PRESET.value}",
+            f"--workdir={workdir}",
+            *_OVERRIDES.value,
+            *extra,
+        ]
+        log = open(os.path.join(parent, f"{name}.log"), "w")  # noqa: SIM115  (closed below)
+        processes[name] = (
+            subprocess.Popen(command, cwd=ROOT, stderr=log, stdout=log),
+            log,
+            workdir,
+        )
+    started = time.perf_counter()
+    report = {"preset": _PRESET.value, "overrides": _OVERRIDES.value}
+    for name, (process, log, workdir) in processes.items():
+        process.wait()
+        log.close()
+        if process.returncode:
+            sys.exit(f"{name} failed (exit {process.returncode}); see {log.name}")
+        genotype, run_ms = _final_latency(workdir)
+        report[name] = {
+            "workdir": workdir,
+            "layers": [genotype.ops[op] for op in genotype.layers],
+            "run_latency_ms": run_ms,
+            "seconds": time.perf_counter() - started,
+        }
+
+    # Both final architectures measured again side by side, so machine load treats them alike.
+    for name in runs:
+        with open(os.path.join(report[name]["workdir"], "config.json")) as file:
+            config = ml_collections.ConfigDict(json.load(file))
+        report["target_ms"] = config.latency.target_ms
+        genotype = genotypes.load(os.path.join(report[name]["workdir"], "genotype.json"))
+        medians = []
+        for _ in range(_REMEASUREMENTS.value):
+            meter = measure.meter_from_config(
+                config,
+                lambda g, config=config: proxyless.proxyless_network(
+                    g, _DIGITS, config.width_multiplier, config.image_size
+                ),
+            )
+            medians.append(meter.measure(genotype).median_ms)
+        remeasured = sorted(medians)[len(medians) // 2]
+        report[name]["remeasured_latency_ms"] = remeasured
+        report[name]["meets_target"] = remeasured <= config.latency.target_ms
+    report["claim_holds"] = (
+        report["with_latency"]["meets_target"] and not report["without_latency"]["meets_target"]
+    )
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -249,7 +249,8 @@ def _pointwise(x, kernel, groups=1, stride=1):
     return _grouped_pointwise(x[:, ::stride, ::stride, :], tf.convert_to_tensor(kernel))
 
 
-def _check_positive(name, value):
+def check_positive(name, value):
+    """Raises Keras's ValueError for a layer argument that is not a positive integer."""
     if not isinstance(value, int) or value <= 0:
         raise ValueError(
             f"Invalid value received for argument `{name}`. Expected a positive integer. "
@@ -257,7 +258,8 @@ def _check_positive(name, value):
         )
 
 
-def _check_stride(stride):
+def check_stride(stride):
+    """Raises Keras's ValueError for a stride other than 1 or 2."""
     if stride not in VALID_STRIDES:
         raise ValueError(
             f"Invalid value received for argument `stride`. Expected one of {VALID_STRIDES}. "
@@ -313,9 +315,9 @@ class _ConvolutionOp(keras.layers.Layer):
 
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kwargs):
         super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_stride(stride)
+        check_positive("channels", channels)
+        check_positive("kernel_size", kernel_size)
+        check_stride(stride)
         self.channels = channels
         self.kernel_size = kernel_size
         self.stride = stride
@@ -404,8 +406,8 @@ class FactorizedReduce(keras.layers.Layer):
 
     def __init__(self, channels, affine=True, groups=1, **kwargs):
         super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("groups", groups)
+        check_positive("channels", channels)
+        check_positive("groups", groups)
         if channels % 2:
             raise ValueError(
                 "Invalid value received for argument `channels`. Expected an even number "
@@ -468,7 +470,7 @@ class _SeparableOp(_ConvolutionOp):
 
     def __init__(self, channels, kernel_size, stride=1, affine=True, groups=1, **kwargs):
         super().__init__(channels, kernel_size, stride, affine, **kwargs)
-        _check_positive("groups", groups)
+        check_positive("groups", groups)
         self.groups = groups
 
     def build(self, input_shape):
@@ -601,7 +603,7 @@ class _Pool(keras.layers.Layer):
 
     def __init__(self, stride=1, **kwargs):
         super().__init__(**kwargs)
-        _check_stride(stride)
+        check_stride(stride)
         self.stride = stride
 
     def compute_output_shape(self, input_shape):

@@ -147,22 +147,6 @@ def _reduced_size(size, stride):
     return None if size is None else -(-size // stride)
 
 
-def _check_positive(name, value):
-    if not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a positive integer. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def _check_stride(stride):
-    if stride not in ops.VALID_STRIDES:
-        raise ValueError(
-            f"Invalid value received for argument `stride`. Expected one of {ops.VALID_STRIDES}. "
-            f"Received: stride={stride!r}"
-        )
-
-
 @keras.saving.register_keras_serializable(package="unas_tf")
 class ConvBNReLU6(keras.layers.Layer):
     """k x k convolution (padding k // 2, no bias), batch norm, ReLU6: the stem and head convs.
@@ -180,9 +164,9 @@ class ConvBNReLU6(keras.layers.Layer):
 
     def __init__(self, channels, kernel_size=1, stride=1, **kwargs):
         super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_stride(stride)
+        ops.check_positive("channels", channels)
+        ops.check_positive("kernel_size", kernel_size)
+        ops.check_stride(stride)
         self.channels = channels
         self.kernel_size = kernel_size
         self.stride = stride
@@ -242,10 +226,10 @@ class MBConv(keras.layers.Layer):
 
     def __init__(self, channels, kernel_size, expand_ratio, stride=1, residual=False, **kwargs):
         super().__init__(**kwargs)
-        _check_positive("channels", channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_positive("expand_ratio", expand_ratio)
-        _check_stride(stride)
+        ops.check_positive("channels", channels)
+        ops.check_positive("kernel_size", kernel_size)
+        ops.check_positive("expand_ratio", expand_ratio)
+        ops.check_stride(stride)
         if residual and stride != 1:
             raise ValueError(
                 "Invalid value received for argument `residual`. Expected False at stride 2 "

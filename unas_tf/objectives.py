@@ -76,3 +76,9 @@ def architecture_penalty(sample, weight=DEFAULT_ARCH_PENALTY_WEIGHT):
         leaf = tf.nest.flatten(sample)[0]
         return tf.zeros(tf.shape(leaf)[:1], leaf.dtype)
     return weight * tf.add_n(terms)
+
+
+def accuracy(labels, logits):
+    """Top-1 accuracy of [N, classes] logits against [N] integer labels, a scalar."""
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))

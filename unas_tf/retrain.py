@@ -26,7 +26,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import data, eval_networks, genotypes, model_size, run_directory, strategies
+from unas_tf import (
+    data,
+    eval_networks,
+    genotypes,
+    model_size,
+    objectives,
+    run_directory,
+    strategies,
+)
 from unas_tf.search_spaces import darts_networks
 
 TOP_K = 5  # metrics.json reports top-1 and top-5 accuracy
@@ -153,29 +161,20 @@ class RetrainTrainer(tf.Module):
             loss = tf.nn.compute_average_loss(
                 per_example, global_batch_size=self.settings.global_batch_size
             )
-        gradients = context.all_reduce("SUM", tape.gradient(loss, weights))
-        gradients, norm = tf.clip_by_global_norm(gradients, self.settings.grad_clip_norm)
+        gradients, norm = strategies.clipped_sum(
+            tape.gradient(loss, weights), self.settings.grad_clip_norm
+        )
         replicas = context.num_replicas_in_sync
         gradients = [
             (gradient + self.settings.weight_decay * weight) / replicas
             for gradient, weight in zip(gradients, weights, strict=True)
         ]
         self.optimizer.apply(gradients, weights)
-        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
         return {
             "train_loss": tf.reduce_mean(per_example),
-            "train_accuracy": tf.reduce_mean(
-                tf.cast(tf.equal(predictions, batch["label"]), tf.float32)
-            ),
+            "train_accuracy": objectives.accuracy(batch["label"], logits),
             "grad_norm": norm,
         }
-
-    def _replica_share(self, batch):
-        """This replica's consecutive slice of the global batch (all of it on one device)."""
-        context = tf.distribute.get_replica_context()
-        size = self.settings.global_batch_size // context.num_replicas_in_sync
-        start = tf.cast(context.replica_id_in_sync_group, tf.int32) * size
-        return {name: value[start : start + size] for name, value in batch.items()}
 
     def train_step(self, batch):
         """Runs `replica_step` on every replica (cross-replica context); returns mean metrics.
@@ -191,7 +190,9 @@ class RetrainTrainer(tf.Module):
                 f"config.batch_size: expected a multiple of the {replicas} replicas, "
                 f"got {self.settings.global_batch_size}"
             )
-        per_replica = self.strategy.run(lambda: self.replica_step(self._replica_share(batch)))
+        per_replica = self.strategy.run(
+            self.replica_step, args=(strategies.split_global_batch(self.strategy, batch),)
+        )
         self.step.assign_add(1)
         return {
             name: self.strategy.reduce("MEAN", value, axis=None)

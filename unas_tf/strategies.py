@@ -103,3 +103,35 @@ def checkpoint_dir(workdir, strategy):
     return os.path.join(
         workdir, SCRATCH_DIR, f"{resolver.task_type}_{resolver.task_id}", "checkpoints"
     )
+
+
+def split_global_batch(strategy, batch):
+    """Global batch -> per-replica values, replica r taking the r-th of equal consecutive parts.
+
+    Every worker reads the same global batch and keeps its replicas' slices, so the input
+    pipeline and its checkpointable iterator stay undistributed (distributed iterators cannot
+    be saved in a `tf.train.Checkpoint`) and the examples a replica sees do not depend on how
+    many workers share the step. Call in cross-replica context.
+    """
+
+    def part(context):
+        return tf.nest.map_structure(
+            lambda x: tf.split(x, context.num_replicas_in_sync)[context.replica_id_in_sync_group],
+            batch,
+        )
+
+    return strategy.experimental_distribute_values_from_function(part)
+
+
+def clipped_sum(gradients, clip_norm):
+    """Sums every replica's gradients and clips the sum by its global norm, as one device would.
+
+    Keras optimizers sum the replicas' gradients after clipping them one by one, which would make
+    clipping depend on the replica count; callers clip the sum here instead and hand the
+    optimizer 1 / num_replicas_in_sync of the update, which it sums back. Call in a replica.
+
+    Returns:
+      (the clipped sum, its global norm before clipping).
+    """
+    total = tf.distribute.get_replica_context().all_reduce("SUM", gradients)
+    return tf.clip_by_global_norm(total, clip_norm)

@@ -9,7 +9,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from unas_tf import distributions, objectives
+from unas_tf import distributions, objectives, strategies
 
 OBJECTIVES = ("train", "val", "gen")
 SAMPLING = ("per_example", "per_batch")
@@ -137,18 +137,6 @@ class SearchTrainer(tf.Module):
             per_example, global_batch_size=self.settings.global_batch_size
         )
 
-    def _clipped_total(self, gradients):
-        """Clips the sum of every replica's gradients by its global norm, as one device would.
-
-        Keras optimizers sum the replicas' gradients after clipping them one by one, which
-        would make the clipping depend on the number of replicas; so the sum is clipped here
-        and returned divided by the replica count, for the optimizer to sum again.
-        """
-        context = tf.distribute.get_replica_context()
-        total = context.all_reduce("SUM", gradients)
-        clipped, _ = tf.clip_by_global_norm(total, self.settings.grad_clip_norm)
-        return [gradient / context.num_replicas_in_sync for gradient in clipped]
-
     def logits(self):
         """phi as a plain dict (tf.function arguments), its invalid choices masked."""
         logits = dict(self.distribution.logits)
@@ -196,7 +184,7 @@ class SearchTrainer(tf.Module):
         def evaluate(batch, sample, split):
             logits = self._forward(batch["image"], sample, skip_inactive)
             if record is not None:
-                record[f"{split}_accuracy"] = _accuracy(batch["label"], logits)
+                record[f"{split}_accuracy"] = objectives.accuracy(batch["label"], logits)
             return objectives.task_loss(batch["label"], logits)
 
         def loss(sample):
@@ -351,9 +339,11 @@ class SearchTrainer(tf.Module):
 
         gradients, per_example, logits_out = self.weight_gradients(train, replica_id)
         weights = self.supernet.trainable_weights
-        self.weight_optimizer.apply(self._clipped_total(gradients), weights)
+        clipped, _ = strategies.clipped_sum(gradients, self.settings.grad_clip_norm)
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        self.weight_optimizer.apply([gradient / replicas for gradient in clipped], weights)
         metrics["train_loss"] = tf.reduce_mean(per_example)
-        metrics["train_accuracy"] = _accuracy(train["label"], logits_out)
+        metrics["train_accuracy"] = objectives.accuracy(train["label"], logits_out)
         return metrics
 
     def evaluate_step(self, batch):
@@ -379,31 +369,16 @@ class SearchTrainer(tf.Module):
             logits = self._forward(part["image"], mode, skip_inactive=True)
             return {
                 "loss": tf.reduce_mean(objectives.task_loss(part["label"], logits)),
-                "accuracy": _accuracy(part["label"], logits),
+                "accuracy": objectives.accuracy(part["label"], logits),
             }
 
-        per_replica = self.strategy.run(replica_evaluate, args=(self._split(batch),))
+        per_replica = self.strategy.run(
+            replica_evaluate, args=(strategies.split_global_batch(self.strategy, batch),)
+        )
         return {
             name: self.strategy.reduce("MEAN", value, axis=None)
             for name, value in per_replica.items()
         }
-
-    def _split(self, batch):
-        """Global batch -> per-replica slices, replica r taking the r-th of equal parts.
-
-        Every worker reads the same global batch and keeps its replicas' slices, so the
-        examples a replica sees do not depend on how many workers share the step.
-        """
-
-        def part(context):
-            return tf.nest.map_structure(
-                lambda x: tf.split(x, context.num_replicas_in_sync)[
-                    context.replica_id_in_sync_group
-                ],
-                batch,
-            )
-
-        return self.strategy.experimental_distribute_values_from_function(part)
 
     def train_step(self, train, val, update_architecture, latency=None):
         """Runs `replica_step` on every replica (cross-replica context); returns mean metrics.
@@ -420,7 +395,10 @@ class SearchTrainer(tf.Module):
             kwargs["latency"] = latency
         per_replica = self.strategy.run(
             self.replica_step,
-            args=(self._split(train), self._split(val)),
+            args=(
+                strategies.split_global_batch(self.strategy, train),
+                strategies.split_global_batch(self.strategy, val),
+            ),
             kwargs=kwargs,
         )
         self.step.assign_add(1)
@@ -428,11 +406,6 @@ class SearchTrainer(tf.Module):
             name: self.strategy.reduce("MEAN", value, axis=None)
             for name, value in per_replica.items()
         }
-
-
-def _accuracy(labels, logits):
-    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))
 
 
 def total_variance_of_sum(contributions):

@@ -211,8 +211,12 @@ def test_batch_norm_uses_batch_statistics_in_training_and_moving_ones_in_inferen
     mean, variance = conv.mean(axis=(0, 1, 2)), conv.var(axis=(0, 1, 2))
     np.testing.assert_allclose(y, (conv - mean) / np.sqrt(variance + ops.BN_EPSILON), atol=1e-4)
     np.testing.assert_allclose(op.bn.moving_mean.numpy(), 0.1 * mean, rtol=1e-4, atol=1e-6)
+    # As PyTorch: the moving variance follows the unbiased batch variance.
     np.testing.assert_allclose(
-        op.bn.moving_variance.numpy(), 0.9 + 0.1 * variance, rtol=1e-4, atol=1e-6
+        op.bn.moving_variance.numpy(),
+        0.9 + 0.1 * conv.var(axis=(0, 1, 2), ddof=1),
+        rtol=1e-4,
+        atol=1e-6,
     )
     moving_mean, moving_variance = op.bn.moving_mean.numpy(), op.bn.moving_variance.numpy()
     y = op(x, training=False).numpy()

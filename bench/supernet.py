@@ -106,8 +106,11 @@ def run(size, steps, workloads=WORKLOADS):
     def supernet_forward(images, sample):
         return supernet(images, sample, training=True)
 
+    def one_hot_forward(images, sample):
+        return supernet(images, sample, training=True, one_hot=True)
+
     calls = {
-        "shared_one_hot": (supernet_forward, (images, one_hot)),
+        "shared_one_hot": (one_hot_forward, (images, one_hot)),
         "child": (lambda images: child(images, training=True), (images,)),
         "relaxed_per_example": (supernet_forward, (images, relaxed)),
         "relaxed_forward_backward": (forward_backward, (images, relaxed)),

@@ -86,12 +86,14 @@ def supernet():
 
 @pytest.mark.parametrize("name", ["UNAS_CIFAR10", "random:1"])
 @pytest.mark.parametrize("training", [False, True])
-def test_one_hot_shared_sample_equals_child_network(supernet, name, training):
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_one_hot_shared_sample_equals_child_network(supernet, name, training, one_hot):
     genotype = genotypes.random_darts(1) if name.startswith("random") else genotypes.load(name)
     child = _child_with_supernet_weights(supernet, genotype)
     images = _images(2, 32)
     expected = child(images, training=training)["logits"]
-    actual = supernet(images, _shared(genotypes.darts_to_one_hot(genotype)), training=training)
+    sample = _shared(genotypes.darts_to_one_hot(genotype))
+    actual = supernet(images, sample, training=training, one_hot=one_hot)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 

@@ -145,8 +145,8 @@ class _FakeSupernet(keras.layers.Layer):
         self.dense.build((None, int(np.prod(input_shape[1:]))))
         self.choice = self.add_weight(shape=(21 * 7, 10), initializer="glorot_uniform")
 
-    def call(self, images, sample, training=False, skip_inactive=True):
-        del training, skip_inactive
+    def call(self, images, sample, training=False, skip_inactive=True, one_hot=False):
+        del training, skip_inactive, one_hot
         flat = tf.reshape(images, [tf.shape(images)[0], -1])
         choices = tf.reshape(sample["layers"], [tf.shape(sample["layers"])[0], -1])
         return self.dense(flat) + tf.matmul(choices, self.choice)

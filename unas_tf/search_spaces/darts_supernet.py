@@ -10,7 +10,8 @@ Speed: a search step runs the supernet four or five times, and TensorFlow's star
 the graph (notes/tf_graph_size.md). Two paths:
 - skipping (`skip_inactive=True`): edges whose weight is at most `skip_threshold` for every
   example (0.05 in the paper's code) contribute nothing and are not run: a one-hot sample
-  shared by the batch runs its two ops per node alone (about the cost of the child network);
+  shared by the batch runs its two ops per node alone (about the cost of the child network,
+  when the caller says the sample is one-hot: then no further active edge is looked for);
   per-example samples run, per node, the ops some example chose, each on all the states it
   may read at once (below). For one-hot samples the skipping is exact.
 - dense (`skip_inactive=False`): no control flow, cheapest to differentiate; each op runs once
@@ -77,6 +78,7 @@ class SupernetCell(keras.layers.Layer):
       input_samples: per node n, [S, 2, n+2] input selectors.
       training: Python bool; batch statistics in training.
       skip_inactive: Python bool; see `Supernet`.
+      one_hot: Python bool; see `Supernet`.
     """
 
     def __init__(
@@ -136,16 +138,20 @@ class SupernetCell(keras.layers.Layer):
                 for op in group_ops:
                     op.build((batch, height, width, len(states) * self.channels))
 
-    def call(self, inputs, op_sample, input_samples, training=False, skip_inactive=True):
+    def call(
+        self, inputs, op_sample, input_samples, training=False, skip_inactive=True, one_hot=False
+    ):
         s0, s1 = inputs
         states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
-        node_fn = self._node if skip_inactive else self._dense_node
         for node in range(self.num_nodes):
             weights = _edge_weights(input_samples[node], op_sample[:, node])
-            states.append(node_fn(states, node, weights, training))
+            if skip_inactive:
+                states.append(self._node(states, node, weights, training, one_hot))
+            else:
+                states.append(self._dense_node(states, node, weights, training))
         return tf.concat(states[2:], axis=-1)
 
-    def _node(self, states, node, weights, training):
+    def _node(self, states, node, weights, training, one_hot):
         """Sums the edges into a node ([S, n+2, K] weights) that exceed the threshold."""
         active = tf.reduce_any(weights > self.skip_threshold, axis=0)
         # Edges below the threshold for every example contribute nothing, run or not.
@@ -155,6 +161,10 @@ class SupernetCell(keras.layers.Layer):
         # One architecture for the batch: a one-hot sample has (at most) two active edges, each
         # run alone; any others (relaxed samples) go through the grouped ops.
         total, rest = self._heaviest_edges(states, node, weights, training)
+        if one_hot:
+            # Every op of the node sits in the graph of that cond, and TensorFlow visits each
+            # node of an untaken branch: a third of a one-hot forward's time at the search size.
+            return total
         return total + tf.cond(
             tf.reduce_any(rest > 0.0),
             lambda: self._grouped_node(states, node, rest, training, skip=True),
@@ -273,6 +283,9 @@ class Supernet(keras.layers.Layer):
       skip_inactive: Python bool. True runs only edges whose weight exceeds `skip_threshold`
         for some example (cheapest to run); False runs every edge without control flow
         (cheapest to differentiate: cond gradients grow the graph several-fold).
+      one_hot: Python bool, a promise that `sample` is one-hot. With skipping and a shared
+        sample, each node then runs its two selected edges and looks for no other active edge,
+        which keeps the rest of the node's ops out of the graph.
 
     Returns:
       [N, num_classes] logits.
@@ -305,7 +318,7 @@ class Supernet(keras.layers.Layer):
         ]
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
 
-    def call(self, images, sample, training=False, skip_inactive=True):
+    def call(self, images, sample, training=False, skip_inactive=True, one_hot=False):
         s0, s1 = self.stem(images, training=training)
         for cell in self.cells:
             kind = "reduce" if cell.reduction else "normal"
@@ -316,6 +329,7 @@ class Supernet(keras.layers.Layer):
                 input_samples,
                 training=training,
                 skip_inactive=skip_inactive,
+                one_hot=one_hot,
             )
             s0, s1 = s1, s1_next
         return self.classifier(tf.reduce_mean(s1, axis=[1, 2]))

@@ -507,6 +507,9 @@ class ProxylessSupernet(keras.layers.Layer):
       skip_inactive: Python bool. True runs only candidates whose weight exceeds
         `skip_threshold` for some example (cheapest to run); False runs every candidate without
         control flow (cheapest to differentiate).
+      one_hot: Python bool, the DARTS supernet's promise that `sample` is one-hot; accepted
+        for the search step's common call, and needs nothing here: the conds that skip
+        inactive candidates already run a one-hot sample's choice alone.
 
     Returns:
       [N, num_classes] logits.
@@ -546,7 +549,8 @@ class ProxylessSupernet(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         self.classifier.build((shape[0], shape[-1]))
 
-    def call(self, images, sample, training=False, skip_inactive=True):
+    def call(self, images, sample, training=False, skip_inactive=True, one_hot=False):
+        del one_hot  # see the docstring
         x = images
         for layer in self.stem:
             x = layer(x, training=training)

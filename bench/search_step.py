@@ -54,12 +54,17 @@ def main(argv):
     distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
     train, val = _batch(1), _batch(2)
     supernet(train["image"][:1], distribution.sample(1, seed=0))
+    weight_optimizer, arch_optimizer = keras.optimizers.Adam(6e-4), keras.optimizers.Adam(2e-3)
+    # As the search loop does: variables created inside the step would make TensorFlow trace
+    # it twice.
+    weight_optimizer.build(supernet.trainable_weights)
+    arch_optimizer.build(distribution.trainable_variables)
     search = trainer.SearchTrainer(
         supernet,
         distribution,
         estimators.create("rebar"),
-        keras.optimizers.Adam(6e-4),
-        keras.optimizers.Adam(2e-3),
+        weight_optimizer,
+        arch_optimizer,
         trainer.SearchSettings(global_batch_size=_BATCH.value),
         seed=0,
     )

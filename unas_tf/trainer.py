@@ -110,20 +110,31 @@ class SearchTrainer(tf.Module):
         with self.strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
 
-    # One traced forward per mode, called by every evaluation of the step (four for REBAR on
-    # L_gen, one for the weights): tracing and optimising the supernet once per mode instead
-    # of once per call is what keeps the first step's start-up short.
+    # Each forward is traced once and reused by every evaluation of the step (six for REBAR
+    # on L_gen, one for the weights), which keeps the trace short. The dense one is inlined
+    # into the step, so TensorFlow optimises the step as one graph: it prunes what the backward
+    # passes do not need and overlaps independent forwards, 0.88 s a step instead of 1.20 s
+    # as a function call, for 3 s more of first call (bench/search_step.py). The shared one-hot
+    # forward, a large graph of switches run without gradients, stays a function call.
     @tf.function(experimental_attributes={"_noinline": True})
-    def _skipping_forward(self, images, sample):
-        return self.supernet(images, sample, training=True, skip_inactive=True)
+    def _shared_one_hot_forward(self, images, sample):
+        return self.supernet(images, sample, training=True, skip_inactive=True, one_hot=True)
 
-    @tf.function(experimental_attributes={"_noinline": True})
+    @tf.function
     def _dense_forward(self, images, sample):
         return self.supernet(images, sample, training=True, skip_inactive=False)
 
-    def _forward(self, images, sample, skip_inactive):
-        if skip_inactive:
-            return self._skipping_forward(images, sample)
+    def _forward(self, images, sample, one_hot):
+        """Runs the supernet the cheapest way for the sample.
+
+        A one-hot sample shared by the batch runs its selected ops alone. Per-example samples
+        run densely, one-hot or not: with a dozen examples some example selects nearly every
+        op of a node, so skipping would save nothing and its conds would cost graph and time
+        (bench/search_step.py), and the step then traces one forward instead of two.
+        """
+        shared = next(iter(sample.values())).shape[0] == 1
+        if one_hot and shared:
+            return self._shared_one_hot_forward(images, sample)
         return self._dense_forward(images, sample)
 
     def _step_seeds(self, replica_id):
@@ -169,20 +180,20 @@ class SearchTrainer(tf.Module):
             return tf.reduce_mean(per_example, keepdims=True)
         return per_example
 
-    def architecture_loss_fn(self, train, val, skip_inactive, record=None):
+    def architecture_loss_fn(self, train, val, one_hot, record=None):
         """Returns the loss of each architecture sample on this step's batches.
 
         The per-sample losses the estimators need: L_train, L_val or L_gen = L_train +
         lambda |L_val - L_train| (Eq. 8), plus the architecture penalty (App. A.2).
-        `skip_inactive` is passed to the supernet: True for one-hot samples, which are never
-        differentiated, False for relaxed ones, which are. `record`, a dict, receives the
+        `one_hot` says which samples it gets: one-hot ones, never differentiated, or relaxed
+        ones, which are (see `_forward`). `record`, a dict, receives the
         batch means of the objective's terms and the accuracies of the sampled architectures.
         """
         settings = self.settings
         num_samples = self._num_samples(train["image"].shape[0])
 
         def evaluate(batch, sample, split):
-            logits = self._forward(batch["image"], sample, skip_inactive)
+            logits = self._forward(batch["image"], sample, one_hot)
             if record is not None:
                 record[f"{split}_accuracy"] = objectives.accuracy(batch["label"], logits)
             return objectives.task_loss(batch["label"], logits)
@@ -239,9 +250,9 @@ class SearchTrainer(tf.Module):
             tape.watch(sampled)
             output = self.estimator.surrogate_loss(
                 sampled,
-                self.architecture_loss_fn(train, val, skip_inactive=True, record=record),
+                self.architecture_loss_fn(train, val, one_hot=True, record=record),
                 arch_seed,
-                relaxed_loss_fn=self.architecture_loss_fn(train, val, skip_inactive=False),
+                relaxed_loss_fn=self.architecture_loss_fn(train, val, one_hot=False),
             )
             surrogate = tf.nn.compute_average_loss(
                 output.surrogate,
@@ -366,7 +377,7 @@ class SearchTrainer(tf.Module):
                     strict=True,
                 )
             }
-            logits = self._forward(part["image"], mode, skip_inactive=True)
+            logits = self._forward(part["image"], mode, one_hot=True)
             return {
                 "loss": tf.reduce_mean(objectives.task_loss(part["label"], logits)),
                 "accuracy": objectives.accuracy(part["label"], logits),

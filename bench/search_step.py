@@ -26,7 +26,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from unas_tf import distributions, estimators, genotypes, trainer  # noqa: E402
+from unas_tf import distributions, estimators, genotypes, runtime, trainer  # noqa: E402
 from unas_tf.search_spaces import darts_supernet  # noqa: E402
 
 NUM_CLASSES = 10
@@ -50,11 +50,14 @@ def _batch(seed):
 
 def main(argv):
     del argv
+    runtime.skip_idle_graph_passes()  # as the DARTS search does
     supernet = darts_supernet.Supernet(NUM_CLASSES, _CHANNELS.value, _LAYERS.value)
     distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
     train, val = _batch(1), _batch(2)
     supernet(train["image"][:1], distribution.sample(1, seed=0))
-    weight_optimizer, arch_optimizer = keras.optimizers.Adam(6e-4), keras.optimizers.Adam(2e-3)
+    # The search presets' Adams (App. A.2), weight decay included.
+    weight_optimizer = keras.optimizers.Adam(6e-4, weight_decay=3e-4)
+    arch_optimizer = keras.optimizers.Adam(2e-3, weight_decay=1e-6)
     # As the search loop does: variables created inside the step would make TensorFlow trace
     # it twice.
     weight_optimizer.build(supernet.trainable_weights)

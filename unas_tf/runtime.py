@@ -42,3 +42,16 @@ def import_tensorflow_quietly():
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0":
         tf.get_logger().setLevel("WARNING")
     return tf
+
+
+def skip_idle_graph_passes():
+    """Turns off grappler's layout optimiser and remapper for the rest of this process.
+
+    On a CPU search step's training graph they rewrite nothing (NHWC already is the CPU layout;
+    the remapper fuses inference and GPU patterns) yet take 4-5 s of the ~30 s TensorFlow spends
+    optimising the step before its first run (bench/search_step.py). Not for processes that
+    measure latency: the remapper's fusions are part of what a latency measurement measures.
+    """
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"layout_optimizer": False, "remapping": False})

@@ -2,8 +2,13 @@
 
     python -m launch.search --workdir=/tmp/unas_digits
 
-Expected: about 5 minutes on a 2-core CPU, most of it TensorFlow building the step's graph;
-a genotype.json in the workdir (each epoch and final) and TensorBoard events.
+Expected: about 2.5 minutes on a 2-core CPU (~45 s of it TensorFlow building the step's
+graph); a genotype.json in the workdir (each epoch and final) and TensorBoard events. The
+argmax architecture reaches about 0.8 accuracy on search-val batches by the last epoch.
+
+The weights' learning rate is 15x the paper's: this search has 240 steps where CIFAR's has
+tens of thousands, and at 6e-4 the supernet's weights stay near chance (train loss ~2.4 after
+120 steps), which leaves the architecture nothing to choose between.
 """
 
 from configs.search import common
@@ -14,11 +19,13 @@ def get_config():
     return common.search_config(
         dataset="digits",
         image_size=16,
-        epochs=6,
-        warmup_epochs=2,
-        steps_per_epoch=20,
+        epochs=8,
+        warmup_epochs=3,
+        steps_per_epoch=30,
         batch_size=32,
         layers=3,
         init_channels=8,
+        weight_lr=1e-2,
+        weight_lr_final=1e-3,
         log_every=10,
     )

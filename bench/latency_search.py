@@ -3,13 +3,13 @@ r"""Benchmark: does the latency term bring the searched architecture under the t
     python bench/latency_search.py                  # configs/search/proxyless_digits.py
     python bench/latency_search.py --workdir=/tmp/latency_search --override=--config.epochs=3
 
-Runs `launch.search` twice on the same preset, concurrently: once as configured (UNAS App. E.1:
-L_gen + lambda_lat max(0, latency - target)) and once with `--config.latency.weight=0` (L_gen
-alone). Then measures the final argmax architecture of both in this process with the preset's
-meter (its latency section) and prints one JSON line: per run the final genotype, its latency
-as the run measured it and as re-measured here, whether it is at or below the target, and the
-run's wall time. The claim (UNAS Sec. 5) holds when `with_latency.meets_target` is true and
-`without_latency.meets_target` is false.
+Runs `launch.search` twice on the same preset, one after the other: once as configured (UNAS
+App. E.1: L_gen + lambda_lat max(0, latency - target)) and once with
+`--config.latency.weight=0` (L_gen alone). Then measures the final argmax architecture of both
+in this process with the preset's meter (its latency section) and prints one JSON line: per
+run the final genotype, its latency as the run measured it and as re-measured here, whether
+it is at or below the target, and the run's wall time. The claim (UNAS Sec. 5) holds when
+`with_latency.meets_target` is true and `without_latency.meets_target` is false.
 """
 
 import json
@@ -56,7 +56,9 @@ def main(argv):
     del argv
     parent = _WORKDIR.value or tempfile.mkdtemp(prefix="latency_search_")
     runs = {"with_latency": [], "without_latency": ["--config.latency.weight=0"]}
-    processes = {}
+    started = time.perf_counter()
+    report = {"preset": _PRESET.value, "overrides": _OVERRIDES.value}
+    # One after the other: a concurrent run's load would enter the other's latency measurements.
     for name, extra in runs.items():
         workdir = os.path.join(parent, name)
         command = [
@@ -68,19 +70,11 @@ def main(argv):
             *_OVERRIDES.value,
             *extra,
         ]
-        log = open(os.path.join(parent, f"{name}.log"), "w")  # noqa: SIM115  (closed below)
-        processes[name] = (
-            subprocess.Popen(command, cwd=ROOT, stderr=log, stdout=log),
-            log,
-            workdir,
-        )
-    started = time.perf_counter()
-    report = {"preset": _PRESET.value, "overrides": _OVERRIDES.value}
-    for name, (process, log, workdir) in processes.items():
-        process.wait()
-        log.close()
-        if process.returncode:
-            sys.exit(f"{name} failed (exit {process.returncode}); see {log.name}")
+        log_path = os.path.join(parent, f"{name}.log")
+        with open(log_path, "w") as log:
+            returncode = subprocess.run(command, cwd=ROOT, stderr=log, stdout=log).returncode
+        if returncode:
+            sys.exit(f"{name} failed (exit {returncode}); see {log_path}")
         genotype, run_ms = _final_latency(workdir)
         report[name] = {
             "workdir": workdir,
@@ -88,6 +82,7 @@ def main(argv):
             "run_latency_ms": run_ms,
             "seconds": time.perf_counter() - started,
         }
+        started = time.perf_counter()
 
     # Both final architectures measured again side by side, so machine load treats them alike.
     for name in runs:

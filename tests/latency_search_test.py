@@ -33,6 +33,7 @@ TINY_PROXYLESS_SEARCH = (
     "--config.latency.batch_size=8",
     "--config.latency.warmup_runs=1",
     "--config.latency.repeats=3",
+    "--config.latency.runs_per_repeat=1",
 )
 
 

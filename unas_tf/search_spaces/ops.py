@@ -152,9 +152,10 @@ def batch_norm(x, weights, training, member=None):
     channels = x.shape[-1]
     groups = weights.moving_mean.shape[0] // channels if member is not None else 1
 
-    def part(weight, default):
+    def affine_part(weight, identity):
+        """gamma or beta of `member`; a constant identity value when BN is not affine."""
         if weight is None:
-            return tf.constant(default, shape=[channels])
+            return tf.constant(identity, shape=[channels])
         return group_member(weight, groups, member)
 
     # One fused op instead of the dozen of moments, normalisation and moving average: fewer
@@ -163,10 +164,12 @@ def batch_norm(x, weights, training, member=None):
     fused_update = not (training and member is not None)
     y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
         x=x,
-        scale=part(weights.gamma, 1.0),
-        offset=part(weights.beta, 0.0),
-        mean=part(weights.moving_mean, 0.0) if fused_update else tf.zeros([0]),
-        variance=part(weights.moving_variance, 1.0) if fused_update else tf.zeros([0]),
+        scale=affine_part(weights.gamma, 1.0),
+        offset=affine_part(weights.beta, 0.0),
+        mean=group_member(weights.moving_mean, groups, member) if fused_update else tf.zeros([0]),
+        variance=(
+            group_member(weights.moving_variance, groups, member) if fused_update else tf.zeros([0])
+        ),
         epsilon=BN_EPSILON,
         exponential_avg_factor=1.0 - BN_MOMENTUM if fused_update else 1.0,
         is_training=training,

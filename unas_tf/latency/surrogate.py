@@ -7,6 +7,8 @@ measures. It is RELAX's control variate for the latency term (UNAS Eq. 5); the h
 R^2 say how much of the latency a linear model explains on this device.
 """
 
+import time
+
 import numpy as np
 from absl import logging
 
@@ -16,6 +18,8 @@ from unas_tf.estimators import linear_surrogate
 # Defaults of `LatencySurrogate.fit`.
 DEFAULT_L2 = 1e-3
 DEFAULT_HOLDOUT_FRACTION = 0.2
+# Random architectures between progress lines of `measure_random`.
+_PROGRESS_EVERY = 25
 
 
 class LatencySurrogate:
@@ -85,8 +89,16 @@ class LatencySurrogate:
                 "Invalid value received for argument `num_architectures`. Expected a positive "
                 f"integer. Received: num_architectures={num_architectures!r}"
             )
+        start = time.perf_counter()
         for i in range(num_architectures):
             self.add(genotypes.random_proxyless([seed, i]))
+            if (i + 1) % _PROGRESS_EVERY == 0 and i + 1 < num_architectures:
+                logging.info(
+                    "Latency surrogate: %d/%d random architectures measured (%.0f s)",
+                    i + 1,
+                    num_architectures,
+                    time.perf_counter() - start,
+                )
 
     def samples(self):
         """Returns the data points as {"layers": one-hot float32 [N, 21, 7]}."""

@@ -19,7 +19,8 @@ from unas_tf.search_spaces import proxyless
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PRESET = "configs/search/proxyless_digits.py"
-# Width 0.1 on 16x16 digits, batch 8, two steps an epoch, five surrogate architectures.
+# Width 0.1 on 16x16 digits (latency at 24x24), batch 8, two steps an epoch, five surrogate
+# architectures.
 TINY_PROXYLESS_SEARCH = (
     "--config.width_multiplier=0.1",
     "--config.image_size=16",
@@ -31,6 +32,7 @@ TINY_PROXYLESS_SEARCH = (
     "--config.eval_batches=1",
     "--config.latency.surrogate_architectures=5",
     "--config.latency.batch_size=8",
+    "--config.latency.image_size=24",  # the preset measures in a child process, at its size
     "--config.latency.warmup_runs=1",
     "--config.latency.repeats=3",
     "--config.latency.runs_per_repeat=1",

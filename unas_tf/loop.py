@@ -42,7 +42,7 @@ from unas_tf import (
     summaries,
     trainer,
 )
-from unas_tf.latency import measure
+from unas_tf.latency import measure, measuring_process
 from unas_tf.latency import objective as latency_objective
 from unas_tf.latency import surrogate as latency_surrogate
 from unas_tf.search_spaces import darts_supernet, proxyless
@@ -141,7 +141,7 @@ def _validate_latency(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
-    measure.meter_from_config(config, build_model=None)  # names a bad meter setting
+    measuring_process.search_meter(config, num_classes=1)  # names a bad meter setting
 
 
 def _settings(config):
@@ -309,7 +309,7 @@ def run_search(config, workdir):
     search_steps = (config.epochs - config.warmup_epochs) * steps_per_epoch
     search_start = config.warmup_epochs * steps_per_epoch
     space = config.get("space", "darts")
-    if space == "darts":  # the ProxylessNAS search measures latency in this process
+    if space == "darts":  # a ProxylessNAS search may measure latency in this process
         runtime.skip_idle_graph_passes()
 
     os.makedirs(workdir, exist_ok=True)
@@ -318,12 +318,7 @@ def run_search(config, workdir):
 
     meter = record = objective = None
     if space == "proxyless":
-        meter = measure.meter_from_config(
-            config,
-            lambda genotype: proxyless.proxyless_network(
-                genotype, search.num_classes, config.width_multiplier, config.image_size
-            ),
-        )
+        meter = measuring_process.search_meter(config, search.num_classes)
         record = _LatencyRecord(meter, os.path.join(workdir, LATENCY_FILE), chief)
 
     weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)

@@ -88,6 +88,11 @@ def proxyless_search_config(latency=None, **overrides):
             jit_compile=False,
             clock="wall",  # or "process": CPU time, steadier on a shared CPU host
             device="",  # e.g. /GPU:0; empty for TensorFlow's default device
+            image_size=0,  # resolution latency is measured at (deployment); 0: image_size
+            # Measure in a child process with its own thread pools (measuring_process.py),
+            # with intra_op_threads threads (0: TensorFlow's default).
+            separate_process=False,
+            intra_op_threads=0,
         )
     )
     config.latency.update(latency or {})

@@ -228,6 +228,15 @@ def meter_from_config(config, build_model):
     Raises:
       ValueError: a field is invalid; the message names it as `config.latency.FIELD`.
     """
+    return LatencyMeter(build_model, **settings_from_config(config))
+
+
+def settings_from_config(config):
+    """Returns the `LatencyMeter` keyword arguments of a config's `latency` fields, checked.
+
+    Raises:
+      ValueError: a field is invalid; the message names it as `config.latency.FIELD`.
+    """
     latency = config.latency
     settings = {
         name: latency[name] for name in ("batch_size", "warmup_runs", "repeats", "runs_per_repeat")
@@ -238,10 +247,9 @@ def meter_from_config(config, build_model):
     clock = latency.get("clock", "wall")
     if clock not in CLOCKS:
         raise ValueError(f"config.latency.clock: expected one of {sorted(CLOCKS)}, got {clock!r}")
-    return LatencyMeter(
-        build_model,
-        jit_compile=latency.jit_compile,
-        clock=clock,
-        device=latency.get("device") or None,
+    return {
         **settings,
-    )
+        "jit_compile": bool(latency.jit_compile),
+        "clock": clock,
+        "device": latency.get("device") or None,
+    }

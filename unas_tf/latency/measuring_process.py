@@ -1,0 +1,192 @@
+"""A latency meter whose timing runs in a separate Python process with its own thread pools.
+
+The search process is a poor place to time a small network on a CPU: its intra-op threads spin
+between the search's ops, so CPU time counts them, and its state (allocator, caches, a large
+traced step) shifts wall time. On the 2-core digits preset the same architecture read ~13 ms
+inside the search and 7-10 ms in a fresh process. A child process that only builds and times
+networks, with one intra-op thread, read the searched architectures within 4-8% of a fresh
+process (bench/latency_search.py). The search waits while the child measures, so the two never
+compete for the cores; the child sees the same devices, so latency is still that of the device
+that runs the search.
+
+Protocol: the child reads one genotype JSON per line on stdin and writes one `Measurement`
+JSON per line on its own copy of stdout (anything else it prints goes to stderr).
+
+    python -m unas_tf.latency.measuring_process '<spec JSON>'   # started by MeasuringProcess
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import weakref
+
+import tensorflow as tf
+
+import unas_tf
+from unas_tf import genotypes
+from unas_tf.latency import measure
+from unas_tf.search_spaces import proxyless
+
+# The child's stderr kept for an error message when it fails.
+_STDERR_TAIL_CHARS = 2000
+
+
+class MeasuringProcessError(RuntimeError):
+    """The child process failed or exited; the message holds the end of its stderr."""
+
+
+class MeasuringProcess(measure.LatencyMeter):
+    """A `LatencyMeter` for ProxylessNAS-space networks that measures in a child process.
+
+    The child starts at the first measurement and stops with this object (or at interpreter
+    exit, or when its stdin closes because this process died). Caching, `remember` and
+    `measurements` are the parent's, as in `LatencyMeter`.
+
+    Args:
+      network: keyword arguments of `proxyless.proxyless_network` besides the genotype:
+        `num_classes`, `width_multiplier` and `image_size`.
+      intra_op_threads: TensorFlow intra-op threads of the child; 0 for TensorFlow's default.
+      **meter_settings: the `LatencyMeter` settings (batch_size, warmup_runs, repeats,
+        runs_per_repeat, jit_compile, clock, device, seed).
+
+    Raises:
+      ValueError: a setting is invalid.
+    """
+
+    def __init__(self, network, intra_op_threads=1, **meter_settings):
+        super().__init__(build_model=None, **meter_settings)
+        if isinstance(intra_op_threads, bool) or not (
+            isinstance(intra_op_threads, int) and intra_op_threads >= 0
+        ):
+            raise ValueError(
+                "Invalid value received for argument `intra_op_threads`. Expected an integer "
+                f">= 0. Received: intra_op_threads={intra_op_threads!r}"
+            )
+        self.intra_op_threads = intra_op_threads
+        self._spec = {
+            "network": dict(network),
+            "intra_op_threads": intra_op_threads,
+            "meter": {**meter_settings, "clock": self.clock},
+        }
+        self._process = None
+        self._stderr = None
+        self._finalizer = None
+
+    def _start(self):
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, json.dumps(self._spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            # Where `unas_tf` is importable from, installed or not.
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(unas_tf.__file__))),
+        )
+        self._finalizer = weakref.finalize(self, _stop, self._process, self._stderr)
+
+    def _measure(self, genotype):
+        if self._process is None:
+            self._start()
+        try:
+            self._process.stdin.write(genotypes.to_json(genotype).replace("\n", " ") + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            raise MeasuringProcessError(self._failure_message())
+        return measure.Measurement.from_dict(json.loads(line))
+
+    def _failure_message(self):
+        code = self._process.poll()
+        if code is None:
+            self._process.kill()
+            code = self._process.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-_STDERR_TAIL_CHARS:]
+        return f"the latency measuring process exited with code {code}; its stderr ends:\n{tail}"
+
+    def close(self):
+        """Stops the child process (a later measurement starts a new one)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._process = self._finalizer = None
+
+
+def search_meter(config, num_classes):
+    """Returns the latency meter of a ProxylessNAS search (or of re-measuring its result).
+
+    It measures `proxyless.proxyless_network` at `config.width_multiplier`, at
+    `config.latency.image_size` (the deployment resolution; 0 for `config.image_size`), in this
+    process or, with `config.latency.separate_process`, in a `MeasuringProcess` with
+    `config.latency.intra_op_threads` threads.
+
+    Raises:
+      ValueError: a latency setting is invalid; the message names it as `config.latency.KEY`.
+    """
+    latency = config.latency
+    settings = measure.settings_from_config(config)
+    image_size = latency.get("image_size", 0) or config.image_size
+    threads = latency.get("intra_op_threads", 0)
+    separate = latency.get("separate_process", False)
+    checks = [
+        ("image_size", isinstance(image_size, int) and image_size > 0, "an integer >= 0"),
+        ("intra_op_threads", isinstance(threads, int) and threads >= 0, "an integer >= 0"),
+        (
+            "intra_op_threads",
+            separate or not threads,
+            "0 unless separate_process=True (the search process's threads are its own)",
+        ),
+    ]
+    for key, valid, expected in checks:
+        if not valid:
+            raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
+    network = {
+        "num_classes": num_classes,
+        "width_multiplier": config.width_multiplier,
+        "image_size": image_size,
+    }
+    if separate:
+        return MeasuringProcess(network, threads, **settings)
+    return measure.LatencyMeter(
+        lambda genotype: proxyless.proxyless_network(genotype, **network), **settings
+    )
+
+
+def _stop(process, stderr):
+    """Closes the child's stdin (it exits at end of input), then waits, then kills."""
+    try:
+        process.stdin.close()
+        process.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+    stderr.close()
+
+
+def _serve(spec, requests, replies):
+    """The child: measures each genotype line of `requests`, one JSON line to `replies` each."""
+    if spec["intra_op_threads"]:
+        tf.config.threading.set_intra_op_parallelism_threads(spec["intra_op_threads"])
+    meter = measure.LatencyMeter(
+        lambda genotype: proxyless.proxyless_network(genotype, **spec["network"]), **spec["meter"]
+    )
+    for line in requests:
+        measurement = meter.measure(genotypes.from_json(line, "proxyless"))
+        replies.write(json.dumps(measurement.as_dict()) + "\n")
+        replies.flush()
+
+
+def main():
+    # Replies go to a private copy of stdout; fd 1 then points at stderr, so a stray print (or
+    # a library's) cannot corrupt the protocol.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _serve(json.loads(sys.argv[1]), sys.stdin, replies)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 """The latency meter that measures in a child process, and the search's choice of meter."""
 
-import ml_collections
 import pytest
 
+from configs.search import common
 from unas_tf import genotypes
 from unas_tf.latency import measure, measuring_process
 
@@ -44,22 +44,9 @@ def test_rejects_bad_thread_counts(threads):
 
 
 def _config(**latency):
-    section = dict(
-        batch_size=2,
-        warmup_runs=1,
-        repeats=3,
-        runs_per_repeat=1,
-        jit_compile=False,
-        clock="process",
-        device="",
-        image_size=0,
-        separate_process=False,
-        intra_op_threads=0,
-    )
-    section.update(latency)
-    return ml_collections.ConfigDict(
-        {"image_size": 16, "width_multiplier": 0.1, "latency": section}
-    )
+    """The ProxylessNAS search defaults with a tiny network and a short meter."""
+    settings = {"batch_size": 2, "warmup_runs": 1, "repeats": 3, "clock": "process", **latency}
+    return common.proxyless_search_config(latency=settings, image_size=16, width_multiplier=0.1)
 
 
 def _input_size(meter):

@@ -68,7 +68,7 @@ class MeasuringProcess(measure.LatencyMeter):
         self._spec = {
             "network": dict(network),
             "intra_op_threads": intra_op_threads,
-            "meter": {**meter_settings, "clock": self.clock},
+            "meter": meter_settings,
         }
         self._process = None
         self._stderr = None
@@ -151,6 +151,11 @@ def search_meter(config, num_classes):
     }
     if separate:
         return MeasuringProcess(network, threads, **settings)
+    return _meter_here(network, settings)
+
+
+def _meter_here(network, settings):
+    """A `LatencyMeter` of `proxyless_network(genotype, **network)` in this process."""
     return measure.LatencyMeter(
         lambda genotype: proxyless.proxyless_network(genotype, **network), **settings
     )
@@ -171,9 +176,7 @@ def _serve(spec, requests, replies):
     """The child: measures each genotype line of `requests`, one JSON line to `replies` each."""
     if spec["intra_op_threads"]:
         tf.config.threading.set_intra_op_parallelism_threads(spec["intra_op_threads"])
-    meter = measure.LatencyMeter(
-        lambda genotype: proxyless.proxyless_network(genotype, **spec["network"]), **spec["meter"]
-    )
+    meter = _meter_here(spec["network"], spec["meter"])
     for line in requests:
         measurement = meter.measure(genotypes.from_json(line, "proxyless"))
         replies.write(json.dumps(measurement.as_dict()) + "\n")

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import time
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -305,9 +306,12 @@ def run_search(config, workdir):
         data_dir=config.data_dir or None,
     )
     steps_per_epoch = config.steps_per_epoch or search.steps_per_epoch
-    total_steps = config.epochs * steps_per_epoch
-    search_steps = (config.epochs - config.warmup_epochs) * steps_per_epoch
-    search_start = config.warmup_epochs * steps_per_epoch
+    schedule = _Schedule(
+        steps_per_epoch=steps_per_epoch,
+        total=config.epochs * steps_per_epoch,
+        search_start=config.warmup_epochs * steps_per_epoch,
+        search=(config.epochs - config.warmup_epochs) * steps_per_epoch,
+    )
     space = config.get("space", "darts")
     if space == "darts":  # a ProxylessNAS search may measure latency in this process
         runtime.skip_idle_graph_passes()
@@ -316,89 +320,20 @@ def run_search(config, workdir):
     if chief:
         run_directory.save_config(config, workdir)
 
-    meter = record = objective = None
+    record = None
     if space == "proxyless":
         meter = measuring_process.search_meter(config, search.num_classes)
         record = _LatencyRecord(meter, os.path.join(workdir, LATENCY_FILE), chief)
 
-    weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
     with strategy.scope():
-        supernet, choice_shapes, choice_masks, ops = _build_space(config, search.num_classes)
-        distribution = distributions.ArchitectureDistribution(choice_shapes)
-        if record is not None and config.latency.weight > 0:
-            surrogate, fit = _latency_setup(config, record)
-            objective = latency_objective.LatencyObjective(
-                surrogate, config.latency.target_ms, config.latency.estimator, config.temperature
-            )
-        estimator = None
-        if config.estimator != RANDOM_ESTIMATOR:
-            kwargs = {"temperature": config.temperature}
-            if config.estimator == "reinforce":
-                kwargs["baseline"] = "ema"
-            estimator = estimators.create(config.estimator, **kwargs)
-        weight_optimizer = keras.optimizers.Adam(
-            _cosine(weight_lr, weight_lr_final, total_steps),
-            weight_decay=config.weight_decay,
-        )
-        arch_optimizer = keras.optimizers.Adam(
-            _cosine(arch_lr, arch_lr_final, search_steps),
-            weight_decay=config.arch_weight_decay,
-        )
-        train_iterator, val_iterator = iter(search.train), iter(search.val)
-        # Its own stream, so that evaluating leaves the search's batches unchanged.
-        eval_iterator = iter(search.val)
-        first = next(iter(search.val))
-        supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
-        weight_optimizer.build(supernet.trainable_weights)
-        arch_optimizer.build(distribution.trainable_variables)
-        search_trainer = trainer.SearchTrainer(
-            supernet,
-            distribution,
-            estimator,
-            weight_optimizer,
-            arch_optimizer,
-            _settings(config),
-            config.seed,
-            strategy,
-            choice_masks=choice_masks,
-            latency_objective=objective,
-        )
-
-    estimator_state = [
-        v for v in vars(estimator or object()).values() if isinstance(v, tf.Variable)
-    ]
-    latency_state = {}
-    if objective is not None:
-        # g too: refits during the search change it, and a resumed search must use the same.
-        latency_state = dict(
-            latency_surrogate=objective.surrogate.linear, latency_estimator=objective.state
-        )
-    checkpoint = tf.train.Checkpoint(
-        **latency_state,
-        supernet=supernet,
-        # Listed explicitly: tf.train.Checkpoint does not follow Keras 3 layers kept in lists.
-        supernet_variables=supernet.variables,
-        distribution=distribution,
-        weight_optimizer=weight_optimizer,
-        arch_optimizer=arch_optimizer,
-        step=search_trainer.step,
-        estimator_state=estimator_state,
-        train_iterator=train_iterator,
-        val_iterator=val_iterator,
-        eval_iterator=eval_iterator,
-    )
-    manager = tf.train.CheckpointManager(
-        checkpoint,
-        strategies.checkpoint_dir(workdir, strategy),
-        max_to_keep=config.checkpoints_to_keep,
-    )
-    # Every worker resumes from the chief's checkpoint when it can see it (a shared file
-    # system), else from its own scratch copy, which holds the same state.
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    latest = latest or manager.latest_checkpoint
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        logging.info("Resumed %s at step %d.", latest, int(search_trainer.step.numpy()))
+        iterators = {
+            "train_iterator": iter(search.train),
+            "val_iterator": iter(search.val),
+            # Its own stream, so that evaluating leaves the search's batches unchanged.
+            "eval_iterator": iter(search.val),
+        }
+        search_trainer, ops, fit = _build_trainer(config, strategy, search, record, schedule)
+    manager = _restore_or_start(config, workdir, strategy, search_trainer, iterators)
 
     steps = {
         flag: tf.function(lambda train, val, flag=flag: search_trainer.train_step(train, val, flag))
@@ -415,23 +350,31 @@ def run_search(config, workdir):
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
         genotypes.save(_current_genotype(search_trainer, ops), genotype_path)
-    if objective is not None and chief:
+    if fit is not None and chief:
         with writer.as_default(step=int(search_trainer.step.numpy())):
             tf.summary.scalar("latency/surrogate_holdout_mae", fit.holdout_mae)
             tf.summary.scalar("latency/surrogate_holdout_r2", fit.holdout_r2)
 
-    start_step, start_time = int(search_trainer.step.numpy()), time.perf_counter()
-    while (step := int(search_trainer.step.numpy())) < total_steps:
+    objective = search_trainer.latency_objective
+    progress = _Progress(int(search_trainer.step.numpy()), time.perf_counter(), schedule.total)
+    while (step := int(search_trainer.step.numpy())) < schedule.total:
         epoch = step // steps_per_epoch
-        searching = epoch >= config.warmup_epochs and estimator is not None
+        searching = epoch >= config.warmup_epochs and search_trainer.estimator is not None
+        train, val = next(iterators["train_iterator"]), next(iterators["val_iterator"])
         measured = {}
         if searching and objective is not None:
             latency, measured = _latency_inputs(
-                objective, search_trainer, meter, config, step, search_start, search_steps
+                objective,
+                search_trainer,
+                record.meter,
+                config,
+                step,
+                schedule.search_start,
+                schedule.search,
             )
-            metrics = latency_step(next(train_iterator), next(val_iterator), latency)
+            metrics = latency_step(train, val, latency)
         else:
-            metrics = steps[searching](next(train_iterator), next(val_iterator))
+            metrics = steps[searching](train, val)
         step += 1
         if step % config.log_every == 0 or step % steps_per_epoch == 0:
             values = {name: float(value) for name, value in metrics.items()}
@@ -442,30 +385,11 @@ def run_search(config, workdir):
                     f"step {step}: a loss is not finite ({values}); stopped without saving, "
                     f"the last good checkpoint is kept ({kept})"
                 )
-            elapsed = time.perf_counter() - start_time
-            rate = (step - start_step) / elapsed
-            logging.info(
-                "step %d/%d epoch %d/%d%s %s | %.2f steps/s, ETA %.0f s",
-                step,
-                total_steps,
-                epoch + 1,
-                config.epochs,
-                "" if searching else " (warm-up)",
-                " ".join(
-                    f"{name} {values[name]:.4f}" for name in PROGRESS_METRICS if name in values
-                ),
-                rate,
-                (total_steps - step) / rate,
-            )
+            progress.log(step, epoch, config.epochs, searching, values)
             with writer.as_default(step=step):
-                for name, value in values.items():
-                    tf.summary.scalar(name, value)
-                tf.summary.scalar("lr/weights", weight_optimizer.learning_rate)
-                tf.summary.scalar("lr/architecture", arch_optimizer.learning_rate)
-                for group, entropy in distributions.entropy(distribution.logits).items():
-                    tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
+                _write_step_summaries(search_trainer, values)
         if step % steps_per_epoch == 0:
-            scores = _evaluate(evaluate, eval_iterator, config.eval_batches)
+            scores = _evaluate(evaluate, iterators["eval_iterator"], config.eval_batches)
             logging.info(
                 "epoch %d/%d: argmax architecture on %d search-val batches: "
                 "loss %.4f accuracy %.4f",
@@ -489,7 +413,7 @@ def run_search(config, workdir):
                     if space == "proxyless":
                         _write_layer_heatmap(search_trainer)
                     else:
-                        _write_pictures(distribution, genotype, ops)
+                        _write_pictures(search_trainer.distribution, genotype, ops)
     writer.flush()
     final = _current_genotype(search_trainer, ops)
     if chief:
@@ -497,11 +421,141 @@ def run_search(config, workdir):
     if record is not None:
         logging.info(
             "Final architecture: latency %.3f ms (target %.3f ms)",
-            meter.measure(final).median_ms,
+            record.meter.measure(final).median_ms,
             config.latency.target_ms,
         )
         record.save()
     return final
+
+
+class _Schedule(NamedTuple):
+    """Step counts of a search: weights alone for `search_start` steps, then both."""
+
+    steps_per_epoch: int
+    total: int
+    search_start: int
+    search: int
+
+
+def _build_trainer(config, strategy, search, record, schedule):
+    """The supernet, phi, estimators and optimizers, built, in a `SearchTrainer` (call in scope).
+
+    Returns:
+      (the `SearchTrainer`, the op names, the latency surrogate's `SurrogateFit` or None).
+    """
+    weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
+    supernet, choice_shapes, choice_masks, ops = _build_space(config, search.num_classes)
+    distribution = distributions.ArchitectureDistribution(choice_shapes)
+    objective = fit = None
+    if record is not None and config.latency.weight > 0:
+        surrogate, fit = _latency_setup(config, record)
+        objective = latency_objective.LatencyObjective(
+            surrogate, config.latency.target_ms, config.latency.estimator, config.temperature
+        )
+    estimator = None
+    if config.estimator != RANDOM_ESTIMATOR:
+        kwargs = {"temperature": config.temperature}
+        if config.estimator == "reinforce":
+            kwargs["baseline"] = "ema"
+        estimator = estimators.create(config.estimator, **kwargs)
+    weight_optimizer = keras.optimizers.Adam(
+        _cosine(weight_lr, weight_lr_final, schedule.total),
+        weight_decay=config.weight_decay,
+    )
+    arch_optimizer = keras.optimizers.Adam(
+        _cosine(arch_lr, arch_lr_final, schedule.search),
+        weight_decay=config.arch_weight_decay,
+    )
+    first = next(iter(search.val))
+    supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
+    weight_optimizer.build(supernet.trainable_weights)
+    arch_optimizer.build(distribution.trainable_variables)
+    search_trainer = trainer.SearchTrainer(
+        supernet,
+        distribution,
+        estimator,
+        weight_optimizer,
+        arch_optimizer,
+        _settings(config),
+        config.seed,
+        strategy,
+        choice_masks=choice_masks,
+        latency_objective=objective,
+    )
+    return search_trainer, ops, fit
+
+
+def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
+    """The search's checkpoint manager, after restoring its latest checkpoint if there is one."""
+    estimator_state = [
+        v for v in vars(search_trainer.estimator or object()).values() if isinstance(v, tf.Variable)
+    ]
+    latency_state = {}
+    objective = search_trainer.latency_objective
+    if objective is not None:
+        # g too: refits during the search change it, and a resumed search must use the same.
+        latency_state = dict(
+            latency_surrogate=objective.surrogate.linear, latency_estimator=objective.state
+        )
+    supernet = search_trainer.supernet
+    checkpoint = tf.train.Checkpoint(
+        **latency_state,
+        **iterators,
+        supernet=supernet,
+        # Listed explicitly: tf.train.Checkpoint does not follow Keras 3 layers kept in lists.
+        supernet_variables=supernet.variables,
+        distribution=search_trainer.distribution,
+        weight_optimizer=search_trainer.weight_optimizer,
+        arch_optimizer=search_trainer.arch_optimizer,
+        step=search_trainer.step,
+        estimator_state=estimator_state,
+    )
+    manager = tf.train.CheckpointManager(
+        checkpoint,
+        strategies.checkpoint_dir(workdir, strategy),
+        max_to_keep=config.checkpoints_to_keep,
+    )
+    # Every worker resumes from the chief's checkpoint when it can see it (a shared file
+    # system), else from its own scratch copy, which holds the same state.
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    latest = latest or manager.latest_checkpoint
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logging.info("Resumed %s at step %d.", latest, int(search_trainer.step.numpy()))
+    return manager
+
+
+class _Progress:
+    """The progress line: the step, the epoch, `PROGRESS_METRICS`, the rate and the ETA."""
+
+    def __init__(self, start_step, start_time, total_steps):
+        self.start_step = start_step
+        self.start_time = start_time
+        self.total_steps = total_steps
+
+    def log(self, step, epoch, epochs, searching, values):
+        rate = (step - self.start_step) / (time.perf_counter() - self.start_time)
+        logging.info(
+            "step %d/%d epoch %d/%d%s %s | %.2f steps/s, ETA %.0f s",
+            step,
+            self.total_steps,
+            epoch + 1,
+            epochs,
+            "" if searching else " (warm-up)",
+            " ".join(f"{name} {values[name]:.4f}" for name in PROGRESS_METRICS if name in values),
+            rate,
+            (self.total_steps - step) / rate,
+        )
+
+
+def _write_step_summaries(search_trainer, values):
+    """TensorBoard scalars of a step: its metrics, learning rates, selector entropies."""
+    for name, value in values.items():
+        tf.summary.scalar(name, value)
+    tf.summary.scalar("lr/weights", search_trainer.weight_optimizer.learning_rate)
+    tf.summary.scalar("lr/architecture", search_trainer.arch_optimizer.learning_rate)
+    for group, entropy in distributions.entropy(search_trainer.distribution.logits).items():
+        tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
 
 
 def _latency_inputs(objective, search_trainer, meter, config, step, search_start, search_steps):

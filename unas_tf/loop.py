@@ -307,7 +307,6 @@ def run_search(config, workdir):
     )
     steps_per_epoch = config.steps_per_epoch or search.steps_per_epoch
     schedule = _Schedule(
-        steps_per_epoch=steps_per_epoch,
         total=config.epochs * steps_per_epoch,
         search_start=config.warmup_epochs * steps_per_epoch,
         search=(config.epochs - config.warmup_epochs) * steps_per_epoch,
@@ -431,7 +430,6 @@ def run_search(config, workdir):
 class _Schedule(NamedTuple):
     """Step counts of a search: weights alone for `search_start` steps, then both."""
 
-    steps_per_epoch: int
     total: int
     search_start: int
     search: int
@@ -510,19 +508,7 @@ def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
         step=search_trainer.step,
         estimator_state=estimator_state,
     )
-    manager = tf.train.CheckpointManager(
-        checkpoint,
-        strategies.checkpoint_dir(workdir, strategy),
-        max_to_keep=config.checkpoints_to_keep,
-    )
-    # Every worker resumes from the chief's checkpoint when it can see it (a shared file
-    # system), else from its own scratch copy, which holds the same state.
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    latest = latest or manager.latest_checkpoint
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        logging.info("Resumed %s at step %d.", latest, int(search_trainer.step.numpy()))
-    return manager
+    return strategies.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
 
 
 class _Progress:

@@ -40,7 +40,7 @@ from unas_tf.search_spaces import darts_networks
 TOP_K = 5  # metrics.json reports top-1 and top-5 accuracy
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = run_directory.CONFIG_FILE
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR = strategies.CHECKPOINT_DIR
 EXPORT_DIR = "export"  # where launch.train exports the trained network
 
 
@@ -386,17 +386,7 @@ def run_training(config, workdir, max_steps=None):
         step=trainer.step,
         train_iterator=train_iterator,
     )
-    manager = tf.train.CheckpointManager(
-        checkpoint,
-        strategies.checkpoint_dir(workdir, strategy),
-        max_to_keep=config.checkpoints_to_keep,
-    )
-    # As in the search: the chief's checkpoint when visible, else this worker's own copy.
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
-    latest = latest or manager.latest_checkpoint
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        logging.info("Resumed %s at step %d.", latest, int(trainer.step.numpy()))
+    manager = strategies.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
 
     train_step = tf.function(trainer.train_step)
     if chief:

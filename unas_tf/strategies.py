@@ -14,9 +14,11 @@ import json
 import os
 
 import tensorflow as tf
+from absl import logging
 
 KNOWN = ("auto", "default", "mirrored", "multi_worker")
 SCRATCH_DIR = "workers"  # under the workdir: checkpoints of the non-chief workers
+CHECKPOINT_DIR = "checkpoints"  # the run's checkpoints, under its workdir
 
 
 def _cluster_spec():
@@ -98,11 +100,37 @@ def is_chief(strategy):
 def checkpoint_dir(workdir, strategy):
     """Where this process saves checkpoints: the run's own, or a scratch one for non-chiefs."""
     if is_chief(strategy):
-        return os.path.join(workdir, "checkpoints")
+        return os.path.join(workdir, CHECKPOINT_DIR)
     resolver = _resolver(strategy)
     return os.path.join(
-        workdir, SCRATCH_DIR, f"{resolver.task_type}_{resolver.task_id}", "checkpoints"
+        workdir, SCRATCH_DIR, f"{resolver.task_type}_{resolver.task_id}", CHECKPOINT_DIR
     )
+
+
+def restore_latest(checkpoint, workdir, strategy, max_to_keep):
+    """This process's checkpoint manager, after restoring the run's latest checkpoint if any.
+
+    Every worker resumes from the chief's checkpoint when it can see it (a shared file system),
+    else from its own scratch copy, which holds the same state.
+
+    Args:
+      checkpoint: a `tf.train.Checkpoint` with a `step` variable (logged on resuming).
+      workdir: the run's directory.
+      strategy: the run's `tf.distribute.Strategy`.
+      max_to_keep: checkpoints the manager keeps.
+
+    Returns:
+      The `tf.train.CheckpointManager`.
+    """
+    manager = tf.train.CheckpointManager(
+        checkpoint, checkpoint_dir(workdir, strategy), max_to_keep=max_to_keep
+    )
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+    latest = latest or manager.latest_checkpoint
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logging.info("Resumed %s at step %d.", latest, int(checkpoint.step.numpy()))
+    return manager
 
 
 def split_global_batch(strategy, batch):

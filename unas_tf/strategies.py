@@ -14,7 +14,6 @@ import json
 import os
 
 import tensorflow as tf
-from absl import logging
 
 KNOWN = ("auto", "default", "mirrored", "multi_worker")
 SCRATCH_DIR = "workers"  # under the workdir: checkpoints of the non-chief workers
@@ -85,6 +84,18 @@ def is_chief_process():
     return is_chief_task(cluster, task.get("type"), task.get("index"))
 
 
+def process_directory(workdir):
+    """The directory of `workdir` that this process owns, from TF_CONFIG alone.
+
+    The chief owns the workdir; another worker owns WORKDIR/workers/<type>_<index>, where its
+    checkpoints go too. Known before the strategy is created, so a run can claim it first.
+    """
+    if is_chief_process():
+        return workdir
+    _, task = _cluster_spec()
+    return os.path.join(workdir, SCRATCH_DIR, f"{task['type']}_{task['index']}")
+
+
 def _resolver(strategy):
     return getattr(strategy.extended, "_cluster_resolver", None)
 
@@ -105,32 +116,6 @@ def checkpoint_dir(workdir, strategy):
     return os.path.join(
         workdir, SCRATCH_DIR, f"{resolver.task_type}_{resolver.task_id}", CHECKPOINT_DIR
     )
-
-
-def restore_latest(checkpoint, workdir, strategy, max_to_keep):
-    """This process's checkpoint manager, after restoring the run's latest checkpoint if any.
-
-    Every worker resumes from the chief's checkpoint when it can see it (a shared file system),
-    else from its own scratch copy, which holds the same state.
-
-    Args:
-      checkpoint: a `tf.train.Checkpoint` with a `step` variable (logged on resuming).
-      workdir: the run's directory.
-      strategy: the run's `tf.distribute.Strategy`.
-      max_to_keep: checkpoints the manager keeps.
-
-    Returns:
-      The `tf.train.CheckpointManager`.
-    """
-    manager = tf.train.CheckpointManager(
-        checkpoint, checkpoint_dir(workdir, strategy), max_to_keep=max_to_keep
-    )
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
-    latest = latest or manager.latest_checkpoint
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        logging.info("Resumed %s at step %d.", latest, int(checkpoint.step.numpy()))
-    return manager
 
 
 def split_global_batch(strategy, batch):

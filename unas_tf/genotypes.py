@@ -19,7 +19,6 @@ import importlib.resources
 import json
 import operator
 import os
-import tempfile
 from typing import ClassVar
 
 import matplotlib
@@ -27,6 +26,8 @@ import numpy as np
 from matplotlib import figure as mpl_figure
 from matplotlib import patches
 from matplotlib.backends import backend_agg
+
+from unas_tf import run_directory
 
 FORMAT_VERSION = 1
 
@@ -359,29 +360,14 @@ def from_json(text, expected_space=None, expected_ops=None):
 def save(genotype, path):
     """Writes a genotype as JSON, atomically.
 
-    The text goes to a temporary file in the same directory that then replaces `path`, so a
-    crash mid-write (e.g. a preempted search saving every epoch) leaves either the old file or the
-    new one, never half of one.
+    A crash mid-write (e.g. a preempted search saving every epoch) leaves either the old file or
+    the new one, never half of one (`run_directory.write_text_atomically`).
 
     Args:
       genotype: a `DartsGenotype` or `ProxylessGenotype`.
       path: destination file; its directory must exist.
     """
-    text = to_json(genotype)
-    path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    descriptor, temp_path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp makes owner-only files; a genotype is meant to be read by other tools and users.
-        os.chmod(temp_path, 0o644)
-        os.replace(temp_path, path)
-    except BaseException:
-        os.remove(temp_path)
-        raise
+    run_directory.write_text_atomically(os.fspath(path), to_json(genotype))
 
 
 @functools.cache

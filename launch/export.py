@@ -5,10 +5,12 @@ r"""Exports the network a launch.train workdir trained as a SavedModel serving u
 The SavedModel's serving_default signature takes `images` (uint8 [N, H, W, 3]: 8x8 digit counts
 0..16, 32x32 CIFAR, any-size ImageNet) and returns `probabilities` and `logits`; it loads with
 tf.saved_model.load alone. OUTPUT also gets model.keras and genotype.json (and model.tflite).
-A missing or unreadable checkpoint is a one-line error and leaves nothing at OUTPUT.
+OUTPUT must be new, empty or a previous export of this tool (which is then replaced whole), and
+must not be, hold or lie inside WORKDIR (WORKDIR/export, launch.train's own, excepted). A
+damaged newest checkpoint is skipped for the one before; with none that restores, a one-line
+error, and nothing is written at OUTPUT.
 """
 
-import sys
 import time
 
 from absl import app, flags
@@ -25,10 +27,9 @@ def main(argv):
     del argv
     common.show_progress_lines()
     start = time.perf_counter()
-    try:
-        output = export.export_from_workdir(_WORKDIR.value, _OUTPUT.value, tflite=_TFLITE.value)
-    except ValueError as error:
-        sys.exit(f"export: {error}")
+    with common.stop_on_signals(lambda: f"nothing was written to {_OUTPUT.value}"):
+        with common.one_line_errors():
+            output = export.export_from_workdir(_WORKDIR.value, _OUTPUT.value, tflite=_TFLITE.value)
     print(f"SavedModel written to {output} in {time.perf_counter() - start:.0f} s")
 
 

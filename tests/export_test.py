@@ -252,6 +252,106 @@ def test_launch_export_of_a_corrupt_checkpoint_exits_non_zero_in_one_line(tmp_pa
         check=False,
     )
     assert result.returncode != 0
-    assert result.stderr.startswith("export: checkpoint ") and "cannot be restored" in result.stderr
+    assert result.stderr.startswith(f"export: checkpoints in {workdir}/checkpoints cannot be ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_the_export_is_marked_and_has_ordinary_permissions(exported):
+    _, _, output = exported
+    assert export.is_export(output)
+    info = json.loads((output / export.EXPORT_INFO_FILE).read_text())
+    assert info["exported_by"] == "unas_tf" and "saved_model.pb" in info["files"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert output.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def _refuse_without_work(monkeypatch):
+    """Makes any restore fail the test: a refused output must cost no work."""
+
+    def must_not_run(workdir):
+        raise AssertionError("restored a checkpoint before checking the output")
+
+    monkeypatch.setattr(export, "restore_from_workdir", must_not_run)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (".", "is the training workdir or holds it"),
+        ("..", "is the training workdir or holds it"),
+        ("checkpoints", "lies inside the training workdir"),
+        ("../notes", "holds other files and no export of this tool"),
+        ("../file.txt", "exists and is not a directory"),
+    ],
+)
+def test_export_refuses_an_output_it_would_destroy_before_any_work(
+    tmp_path, monkeypatch, output, message
+):
+    workdir = tmp_path / "work"
+    _workdir_with_checkpoint(workdir)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("mine")
+    (tmp_path / "file.txt").write_text("mine")
+    before = sorted(str(path) for path in tmp_path.rglob("*"))
+    _refuse_without_work(monkeypatch)
+    with pytest.raises(ValueError, match=message):
+        export.export_from_workdir(workdir, workdir / output)
+    assert sorted(str(path) for path in tmp_path.rglob("*")) == before
+    assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
+
+
+def test_the_workdirs_own_export_directory_and_a_previous_export_are_allowed(tmp_path):
+    workdir = tmp_path / "work"
+    _workdir_with_checkpoint(workdir)
+    own = workdir / retrain.EXPORT_DIR
+    assert export.check_output(own, workdir) == str(own)
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    (previous / export.EXPORT_INFO_FILE).write_text("{}")
+    assert export.check_output(previous, workdir) == str(previous)
+
+
+def test_a_new_export_replaces_a_previous_export_in_one_step(tmp_path):
+    new, output = tmp_path / ".new", tmp_path / "out"
+    for directory in (new, output):
+        directory.mkdir()
+        (directory / export.EXPORT_INFO_FILE).write_text(directory.name)
+    export._replace_directory(str(new), str(output))
+    assert (output / export.EXPORT_INFO_FILE).read_text() == ".new"
+    assert os.listdir(tmp_path) == ["out"]
+
+
+def test_a_search_workdir_is_named_as_such(tmp_path, monkeypatch):
+    workdir = tmp_path / "search"
+    workdir.mkdir()
+    (workdir / "config.json").write_text(json.dumps({"estimator": "rebar", "space": "darts"}))
+    with pytest.raises(ValueError, match="holds an architecture search, not a trained network"):
+        export.export_from_workdir(workdir, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_restores_the_newest_checkpoint_that_restores(tmp_path):
+    workdir = tmp_path / "work"
+    config, model = _workdir_with_checkpoint(workdir)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=retrain.model_variables(model)), workdir / "checkpoints", 3
+    )
+    first = [weight.numpy() for weight in model.trainable_weights]
+    for weight in model.trainable_weights:  # checkpoint 2 holds other weights
+        weight.assign(weight + 1.0)
+    manager.save(checkpoint_number=2)
+    data_file = next((workdir / "checkpoints").glob("ckpt-2.data*"))
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    _, _, restored = export.restore_from_workdir(workdir)
+    for expected, actual in zip(first, restored.trainable_weights, strict=True):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_an_export_from_before_export_info_is_known_by_its_files(tmp_path):
+    for name in ("saved_model.pb", export.KERAS_FILE):
+        (tmp_path / name).write_text("")
+    assert not export.is_export(tmp_path)
+    (tmp_path / export.GENOTYPE_FILE).write_text("")
+    assert export.is_export(tmp_path)

@@ -9,24 +9,29 @@ is left out. The output directory holds:
   model.keras                  the Keras model with its auxiliary head (needs unas_tf to load)
   genotype.json                the architecture
   model.tflite                 optionally, the serving function as a TFLite flatbuffer
-Everything is written to a temporary sibling directory renamed into place at the end, so a
-failure leaves no partial export at the output path.
+  export_info.json             what was exported; it marks the directory as this tool's export
+Everything is written to a temporary sibling directory moved into place at the end, so a
+failure leaves no partial export at the output path. Export never removes what it did not
+write: an existing output is replaced only when it is empty or a previous export (it holds
+export_info.json), and never when it is, holds or lies inside the training workdir.
 """
 
-import json
+import ctypes
+import errno
 import os
 import shutil
 import tempfile
 
-import ml_collections
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import data, genotypes, retrain
+from unas_tf import checkpoints, data, genotypes, retrain, run_directory
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
 GENOTYPE_FILE = "genotype.json"
+EXPORT_INFO_FILE = "export_info.json"
+_RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically (Linux >= 3.15)
 
 
 class ServingModule(tf.Module):
@@ -60,10 +65,61 @@ class ServingModule(tf.Module):
         return {"probabilities": tf.nn.softmax(logits), "logits": logits}
 
 
+def check_output(output, workdir=None):
+    """Returns `output` made absolute if an export may be written there, before any work.
+
+    Args:
+      output: the export directory.
+      workdir: the training workdir exported from, if any. Its own export directory
+        (`WORKDIR/export`, where launch.train exports) is the one place inside it allowed.
+
+    Raises:
+      ValueError: `output` is or holds `workdir`, lies elsewhere inside it, is not a directory,
+        is a non-empty directory without a previous export, or cannot be written; the message
+        names `output`.
+    """
+    output = os.path.abspath(os.fspath(output))
+    real = os.path.realpath(output)
+    if workdir is not None:
+        work = os.path.realpath(workdir)
+        if real == work or work.startswith(real.rstrip(os.sep) + os.sep):
+            raise ValueError(
+                f"output: {output} is the training workdir or holds it; an export replaces "
+                "its output, so choose another --output"
+            )
+        own = os.path.join(work, retrain.EXPORT_DIR)
+        if real.startswith(work + os.sep) and real != own:
+            raise ValueError(
+                f"output: {output} lies inside the training workdir {workdir}; the only "
+                f"export directory allowed there is {own}"
+            )
+    if os.path.islink(output) or (os.path.lexists(output) and not os.path.isdir(output)):
+        raise ValueError(f"output: {output} exists and is not a directory")
+    if os.path.isdir(output) and os.listdir(output) and not is_export(output):
+        raise ValueError(
+            f"output: {output} is a directory that holds other files and no export of this "
+            f"tool (no {EXPORT_INFO_FILE}); it is left as it is: choose another --output"
+        )
+    run_directory.check_writable(os.path.dirname(output), "output")
+    return output
+
+
+def is_export(directory):
+    """Whether `directory` holds an export written by `export_model`.
+
+    Exports written before export_info.json existed are known by their three files.
+    """
+    if os.path.isfile(os.path.join(directory, EXPORT_INFO_FILE)):
+        return True
+    legacy = ("saved_model.pb", KERAS_FILE, GENOTYPE_FILE)
+    return all(os.path.isfile(os.path.join(directory, name)) for name in legacy)
+
+
 def export_model(model, genotype, config, output, tflite=False):
     """Exports a trained evaluation network to directory `output`, atomically.
 
-    An existing `output` is replaced only once the new export is complete.
+    An existing `output` (empty, or a previous export) is replaced only once the new export is
+    complete; anything else at `output` is refused before any work (`check_output`).
 
     Args:
       model: the network `eval_networks.build(config)` built, trained.
@@ -73,13 +129,17 @@ def export_model(model, genotype, config, output, tflite=False):
       tflite: also write model.tflite.
 
     Returns:
-      `output`.
+      `output`, absolute.
+
+    Raises:
+      ValueError: `output` may not be written (`check_output`).
     """
-    output = os.path.abspath(os.fspath(output))
+    output = check_output(output)
     parent, name = os.path.split(output)
-    os.makedirs(parent, exist_ok=True)
     temporary = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
     try:
+        # mkdtemp makes the directory private (0700); an export is an ordinary directory.
+        os.chmod(temporary, 0o777 & ~run_directory.current_umask())
         module = ServingModule(model, config.dataset, config.image_size)
         serving = module.serve.get_concrete_function()
         tf.saved_model.save(module, temporary, signatures={"serving_default": serving})
@@ -89,6 +149,14 @@ def export_model(model, genotype, config, output, tflite=False):
             converter = tf.lite.TFLiteConverter.from_saved_model(temporary)
             with open(os.path.join(temporary, TFLITE_FILE), "wb") as file:
                 file.write(converter.convert())
+        info = {
+            "exported_by": "unas_tf",
+            "genotype": config.genotype,
+            "dataset": config.dataset,
+            "image_size": config.image_size,
+            "files": sorted(os.listdir(temporary)),
+        }
+        run_directory.write_json_atomically(os.path.join(temporary, EXPORT_INFO_FILE), info)
         _replace_directory(temporary, output)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -97,21 +165,41 @@ def export_model(model, genotype, config, output, tflite=False):
     return output
 
 
+def _exchange(first, second):
+    """Swaps two existing paths in one step with renameat2(2); False where it is unavailable."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_cwd = -100  # AT_FDCWD: paths relative to the working directory (ours are absolute)
+    if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # file system or kernel lacks it
+        return False
+    raise OSError(code, os.strerror(code), second)
+
+
 def _replace_directory(source, destination):
-    """Renames `source` to `destination`, replacing an existing `destination` directory."""
+    """Moves directory `source` to `destination`, replacing what `check_output` allowed there.
+
+    Where the kernel and file system allow it the two are swapped in one step, so `destination`
+    is at every moment the old export or the new one; elsewhere the old one is moved aside
+    first, which leaves a moment with neither.
+    """
     if not os.path.lexists(destination):
         os.rename(source, destination)
         return
-    if not os.path.isdir(destination):
-        raise ValueError(f"output: {destination} exists and is not a directory; not replaced")
-    previous = tempfile.mkdtemp(dir=os.path.dirname(destination), prefix=".previous-")
-    os.rename(destination, os.path.join(previous, "old"))
-    os.rename(source, destination)
-    shutil.rmtree(previous, ignore_errors=True)
+    if not _exchange(source, destination):
+        aside = tempfile.mkdtemp(dir=os.path.dirname(destination), prefix=".previous-")
+        os.rename(destination, os.path.join(aside, "old"))
+        os.rename(source, destination)
+        source = aside
+    shutil.rmtree(source, ignore_errors=True)
 
 
 def restore_from_workdir(workdir):
-    """Rebuilds the network a `launch.train` workdir trained, with its latest weights.
+    """Rebuilds the network a `launch.train` workdir trained, with its newest good weights.
 
     Args:
       workdir: a `retrain.run_training` workdir.
@@ -120,39 +208,38 @@ def restore_from_workdir(workdir):
       (config, genotype, keras.Model).
 
     Raises:
-      ValueError: no config.json, no checkpoint, or an unreadable or mismatched checkpoint; the
-        message names the path.
+      ValueError: no config.json, a search workdir, no checkpoint, or no checkpoint that
+        restores into the network (damaged, or of another network); the message names the path.
     """
-    config_path = os.path.join(workdir, retrain.CONFIG_FILE)
-    if not os.path.isfile(config_path):
+    config = run_directory.read_config(workdir)
+    if config is None:
         raise ValueError(
             f"workdir {workdir}: no {retrain.CONFIG_FILE}; is it a launch.train workdir?"
         )
-    try:
-        with open(config_path) as file:
-            config = ml_collections.ConfigDict(json.load(file))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{config_path}: not valid JSON ({error})") from error
-    checkpoints = os.path.join(workdir, retrain.CHECKPOINT_DIR)
-    latest = tf.train.latest_checkpoint(checkpoints)
-    if latest is None:
-        raise ValueError(f"workdir {workdir}: no checkpoint in {checkpoints}")
+    if "network" not in config:
+        raise ValueError(
+            f"workdir {workdir} holds an architecture search, not a trained network; train its "
+            f"architecture first (python -m launch.train --config.genotype={workdir}/"
+            "genotype.json --workdir=NEW_DIR), then export NEW_DIR"
+        )
+    directory = os.path.join(workdir, retrain.CHECKPOINT_DIR)
+    found = checkpoints.newest_first(directory)
+    if not found:
+        raise ValueError(f"workdir {workdir}: no checkpoint in {directory}")
     genotype, model = retrain.build_model(config)
-    try:
-        checkpoint = tf.train.Checkpoint(model=retrain.model_variables(model))
-        status = checkpoint.restore(latest).expect_partial()
-        status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise ValueError(f"checkpoint {latest} cannot be restored: {first_line}") from error
+    checkpoint = tf.train.Checkpoint(model=retrain.model_variables(model))
+    checkpoints.restore_newest(checkpoint, found, partial=True)
     return config, genotype, model
 
 
 def export_from_workdir(workdir, output, tflite=False):
-    """Exports the latest checkpoint of a `launch.train` workdir to `output` (`export_model`).
+    """Exports the newest good checkpoint of a `launch.train` workdir to `output`.
+
+    `output` is checked first (`check_output`), so a refused output costs no work.
 
     Raises:
-      ValueError: as `restore_from_workdir`; nothing is written then.
+      ValueError: as `check_output` and `restore_from_workdir`; nothing is written then.
     """
+    check_output(output, workdir)
     config, genotype, model = restore_from_workdir(workdir)
     return export_model(model, genotype, config, output, tflite=tflite)

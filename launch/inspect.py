@@ -104,17 +104,16 @@ def _print_table(report):
 
 def main(argv):
     del argv
-    try:
-        genotype, report = describe(_CONFIG.value)
-    except ValueError as error:
-        sys.exit(f"inspect: {error}")
+    with common.one_line_errors():
+        genotype, report = describe(common.load_config(_CONFIG))
     if _DRAW.value:
         if genotype.space != "darts":
             sys.exit(
                 f"inspect: --draw: drawing supports DARTS cells only, not the {genotype.space} "
                 "space (its layers are listed instead)"
             )
-        genotypes.draw_darts(genotype, _DRAW.value)
+        with common.one_line_errors():
+            genotypes.draw_darts(genotype, _DRAW.value)
     if _JSON.value:
         print(json.dumps(report))
         return

@@ -14,7 +14,6 @@ range (the noise), in milliseconds per batch. UNAS Sec. 5 uses batch 32 on a V10
 """
 
 import json
-import sys
 
 from absl import app, flags
 
@@ -66,10 +65,8 @@ def run(config):
 
 def main(argv):
     del argv
-    try:
-        report = run(_CONFIG.value)
-    except ValueError as error:
-        sys.exit(f"latency: {error}")
+    with common.one_line_errors():
+        report = run(common.load_config(_CONFIG))
     if _JSON.value:
         print(json.dumps(report))
         return

@@ -7,8 +7,6 @@ Writes genotype.json (the argmax architecture, each epoch and at the end), confi
 checkpoints/ and tensorboard/ into the workdir.
 """
 
-import sys
-
 from absl import app, flags
 
 from launch import common
@@ -24,12 +22,12 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run's outputs.
 def main(argv):
     del argv
     common.show_progress_lines()
-    try:
-        genotype = loop.run_search(_CONFIG.value, _WORKDIR.value)
-    # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
-    except (ValueError, loop.SearchDiverged) as error:
-        sys.exit(f"search: {error}")
-    print(f"Searched architecture written to {_WORKDIR.value}/genotype.json")
+    config, workdir = common.load_config(_CONFIG), _WORKDIR.value
+    with common.stop_on_signals(common.resumes_from(workdir)):
+        with common.one_line_errors(loop.SearchDiverged):
+            # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
+            genotype = loop.run_search(config, workdir)
+    print(f"Searched architecture written to {workdir}/genotype.json")
     if genotype.space == "proxyless":
         print("  layers: " + ", ".join(genotype.ops[op] for op in genotype.layers))
         return

@@ -11,7 +11,6 @@ top-5, parameters, multiply-adds) into the workdir, then the SavedModel into WOR
 """
 
 import os
-import sys
 import time
 
 from absl import app, flags
@@ -29,18 +28,17 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run's outputs.
 def main(argv):
     del argv
     common.show_progress_lines()
-    config, workdir = _CONFIG.value, _WORKDIR.value
+    config, workdir = common.load_config(_CONFIG), _WORKDIR.value
     start = time.perf_counter()
-    try:
-        metrics = retrain.run_training(config, workdir)
-        exported = None
-        if config.export and strategies.is_chief_process():
-            exported = export.export_from_workdir(
-                workdir, os.path.join(workdir, retrain.EXPORT_DIR)
-            )
-    # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
-    except (ValueError, retrain.TrainingDiverged) as error:
-        sys.exit(f"train: {error}")
+    with common.stop_on_signals(common.resumes_from(workdir)):
+        with common.one_line_errors(retrain.TrainingDiverged):
+            # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
+            metrics = retrain.run_training(config, workdir)
+            exported = None
+            if config.export and strategies.is_chief_process():
+                exported = export.export_from_workdir(
+                    workdir, os.path.join(workdir, retrain.EXPORT_DIR)
+                )
     print(
         f"{config.genotype} on {config.dataset}: test top-1 {metrics['top1']:.4f}, "
         f"top-5 {metrics['top5']:.4f} ({metrics['test_examples']} examples); "

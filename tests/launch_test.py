@@ -63,5 +63,45 @@ def test_inspect_names_a_missing_genotype_file(tmp_path):
 def test_unknown_config_key_is_one_line_and_exits_non_zero():
     result = testing.run_module("launch.inspect", "--config.no_such_key=1")
     assert result.returncode != 0
-    assert "unknown config key" in result.stderr and "no_such_key" in result.stderr
+    assert "unknown config key 'no_such_key' in --config.no_such_key=1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _one_line_error(result, *fragments):
+    """Asserts exit status 1 and a one-line standard error holding every fragment."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_a_workdir_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("mine")
+    result = testing.run_module("launch.search", f"--workdir={tmp_path}/file/run")
+    _one_line_error(result, f"search: workdir: cannot write to {tmp_path}/file/run")
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_missing_config_file_is_one_line(tmp_path):
+    missing = tmp_path / "missing.py"
+    result = testing.run_module("launch.train", f"--config={missing}", f"--workdir={tmp_path}/w")
+    _one_line_error(result, f"train: --config={missing}: no such file")
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_config_file_with_a_syntax_error_is_one_line(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def get_config(:\n")
+    result = testing.run_module("launch.search", f"--config={broken}", f"--workdir={tmp_path}/w")
+    _one_line_error(result, f"search: --config={broken}: line 1: ")
+    assert not (tmp_path / "w").exists()
+
+
+def test_export_of_a_search_workdir_says_what_it_is(tmp_path):
+    workdir = tmp_path / "search"
+    workdir.mkdir()
+    (workdir / "config.json").write_text(json.dumps({"estimator": "rebar", "space": "darts"}))
+    result = testing.run_module("launch.export", f"--workdir={workdir}", f"--output={tmp_path}/out")
+    _one_line_error(result, "holds an architecture search, not a trained network")
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs.eval import cifar10 as cifar10_preset
 from configs.eval import digits as digits_preset
 from tests import testing
 from unas_tf import data, genotypes, retrain
@@ -318,3 +319,13 @@ def test_launch_train_on_digits_writes_metrics_and_the_export(tmp_path):
     assert metrics["test_examples"] == 359 and metrics["params"] > 0 and metrics["macs"] > 0
     assert "test top-1" in result.stdout and "step 2/2" in result.stderr
     assert {"saved_model.pb", "model.keras", "genotype.json"} <= set(os.listdir(workdir / "export"))
+
+
+def test_a_bad_genotype_is_reported_before_the_data_set_is_looked_for(tmp_path):
+    config = cifar10_preset.get_config()
+    config.genotype = "NO_SUCH_GENOTYPE"
+    config.data_dir = str(tmp_path / "no_data")  # CIFAR-10 is not there
+    with pytest.raises(ValueError, match="config.genotype='NO_SUCH_GENOTYPE'") as raised:
+        retrain.run_training(config, tmp_path / "run")
+    assert not isinstance(raised.value, data.DatasetNotPreparedError)
+    assert not (tmp_path / "run").exists()

@@ -14,8 +14,10 @@
                      architectures the surrogate is fit to, the search's samples and argmax
                      architectures; a resumed search reads it instead of measuring again
   workers/           under several workers, the non-chief workers' checkpoints
-Rerunning the same command on the same workdir resumes from the latest checkpoint. Under
-several workers only the chief writes config.json, genotype.json and summaries.
+  .lock              held by the process working in the workdir (`run_directory.lock`)
+Rerunning the same command on the same workdir resumes from the newest checkpoint that
+restores (`checkpoints.restore_latest`). Under several workers only the chief writes
+config.json, genotype.json and summaries.
 
 `config.space` chooses the search space: "darts" (the default: factorized cells, UNAS Sec. 4)
 or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E), whose search may add the measured
@@ -33,6 +35,7 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import (
+    checkpoints,
     data,
     distributions,
     estimators,
@@ -288,9 +291,16 @@ def run_search(config, workdir):
       ValueError: an impossible config value, or a workdir of another config.
       data.DatasetNotPreparedError: the data set is not in data_dir.
       SearchDiverged: the loss became NaN or infinite.
+      run_directory.WorkdirBusy: another process works in `workdir`.
     """
     validate(config)
     run_directory.refuse_another_config(config, workdir, "search")
+    with run_directory.lock(strategies.process_directory(workdir)):
+        return _search(config, workdir)
+
+
+def _search(config, workdir):
+    """`run_search` once the config is checked and this process holds the workdir."""
     # Before any other TensorFlow work: several workers configure collectives at start-up.
     strategy = strategies.create(config.strategy)
     _check_replicas(config, strategy)
@@ -315,7 +325,6 @@ def run_search(config, workdir):
     if space == "darts":  # a ProxylessNAS search may measure latency in this process
         runtime.skip_idle_graph_passes()
 
-    os.makedirs(workdir, exist_ok=True)
     if chief:
         run_directory.save_config(config, workdir)
 
@@ -508,7 +517,7 @@ def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
         step=search_trainer.step,
         estimator_state=estimator_state,
     )
-    return strategies.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
+    return checkpoints.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
 
 
 class _Progress:

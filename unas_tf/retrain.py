@@ -7,8 +7,10 @@
   checkpoints/       the network, the optimizer, the step and the data position
   tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy
   metrics.json       final test top-1 / top-5, parameters and multiply-adds
+  .lock              held by the process working in the workdir (`run_directory.lock`)
 `launch/train.py` then exports the final network to export/ (`unas_tf.export`).
-Rerunning the same command on the same workdir resumes from the latest checkpoint.
+Rerunning the same command on the same workdir resumes from the newest checkpoint that
+restores (`checkpoints.restore_latest`).
 
 Optimisation as the DARTS / UNAS PyTorch code: SGD with momentum, cosine learning rate to 0
 (after a linear warm-up on ImageNet), the gradient of the loss clipped to a global norm, then
@@ -27,6 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import (
+    checkpoints,
     data,
     eval_networks,
     genotypes,
@@ -253,6 +256,7 @@ def validate(config):
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
     if config.cutout and config.dataset == "imagenet2012":
         raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
+    _config_genotype(config)  # before the data set is looked for, which may take long or fail
 
 
 def model_variables(model):
@@ -301,8 +305,14 @@ def build_model(config):
       ValueError: an unloadable genotype or one of another search space; the message starts with
         the config key.
     """
+    genotype = _config_genotype(config)
+    return genotype, eval_networks.build_network(config, genotype)
+
+
+def _config_genotype(config):
+    """`eval_networks.config_genotype`, its errors starting with the config key."""
     try:
-        return eval_networks.build(config)
+        return eval_networks.config_genotype(config)
     except ValueError as error:
         raise ValueError(f"config.genotype={config.genotype!r}: {error}") from error
 
@@ -335,9 +345,16 @@ def run_training(config, workdir, max_steps=None):
         than the data set's, or a workdir of another config.
       data.DatasetNotPreparedError: the data set is not in data_dir.
       TrainingDiverged: the loss became NaN or infinite.
+      run_directory.WorkdirBusy: another process works in `workdir`.
     """
     validate(config)
     run_directory.refuse_another_config(config, workdir, "training run")
+    with run_directory.lock(strategies.process_directory(workdir)):
+        return _train(config, workdir, max_steps)
+
+
+def _train(config, workdir, max_steps):
+    """`run_training` once the config is checked and this process holds the workdir."""
     # Before any other TensorFlow work: several workers configure collectives at start-up.
     strategy = strategies.create(config.strategy)
     chief = strategies.is_chief(strategy)
@@ -375,7 +392,6 @@ def run_training(config, workdir, max_steps=None):
         )
         train_iterator = iter(evaluation.train)
 
-    os.makedirs(workdir, exist_ok=True)
     if chief:
         run_directory.save_config(config, workdir)
         genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
@@ -386,7 +402,7 @@ def run_training(config, workdir, max_steps=None):
         step=trainer.step,
         train_iterator=train_iterator,
     )
-    manager = strategies.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
+    manager = checkpoints.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
 
     train_step = tf.function(trainer.train_step)
     if chief:

@@ -155,6 +155,8 @@ def _settings(config):
             temperature=config.temperature,
             grad_clip_norm=config.grad_clip_norm,
             global_batch_size=config.batch_size,
+            weight_decay=config.weight_decay,
+            arch_weight_decay=config.arch_weight_decay,
         )
     except ValueError as error:
         raise ValueError(f"config: {error}") from error
@@ -456,14 +458,9 @@ def _build_trainer(config, strategy, search, record, schedule):
         if config.estimator == "reinforce":
             kwargs["baseline"] = "ema"
         estimator = estimators.create(config.estimator, **kwargs)
-    weight_optimizer = keras.optimizers.Adam(
-        _cosine(weight_lr, weight_lr_final, schedule.total),
-        weight_decay=config.weight_decay,
-    )
-    arch_optimizer = keras.optimizers.Adam(
-        _cosine(arch_lr, arch_lr_final, schedule.search),
-        weight_decay=config.arch_weight_decay,
-    )
+    # Weight decay is L2 in the gradient, added by the trainer (see unas_tf/trainer.py).
+    weight_optimizer = keras.optimizers.Adam(_cosine(weight_lr, weight_lr_final, schedule.total))
+    arch_optimizer = keras.optimizers.Adam(_cosine(arch_lr, arch_lr_final, schedule.search))
     first = next(iter(search.val))
     supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
     weight_optimizer.build(supernet.trainable_weights)

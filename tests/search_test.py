@@ -112,6 +112,7 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill(tmp_path):
         ("--config.warmup_epochs=3", "warmup_epochs"),
         ("--config.batch_size=0", "batch_size"),
         ("--config.gap_weight=-1", "gap_weight"),
+        ("--config.gap_form=median", "gap_form"),
         ("--config.temperature=0", "temperature"),
         ("--config.estimator=snas", "estimator"),
         ("--config.no_such_key=1", "no_such_key"),

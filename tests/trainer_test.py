@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, estimators, genotypes, trainer
+from unas_tf import distributions, estimators, genotypes, objectives, trainer
 from unas_tf.search_spaces import darts_supernet
 
 # Two ops and one cell keep the traced step small; batch 4 of 8x8 images.
@@ -157,6 +157,28 @@ def test_weight_decay_is_l2_added_to_the_gradient_before_adam():
     assert decay_effect > 1e-3
 
 
+@pytest.mark.parametrize("gap_form", ["per_pair", "batch"])
+def test_architecture_loss_uses_the_gap_form(gap_form):
+    # The per-example losses average to L_train + lambda * gap, where the gap is the batch mean
+    # of |L_val_i - L_train_i| ("per_pair") or |mean L_val - mean L_train| ("batch").
+    search = _trainer(estimators.create("gumbel_softmax"), gap_form=gap_form)
+    train, val = _batch(1), _batch(2)
+    sample = distributions.sample_discrete(search.logits(), seed=[0, 1], sample_shape=[BATCH])
+    record = {}
+    losses = search.architecture_loss_fn(train, val, one_hot=True, record=record)(sample)
+    penalty = objectives.architecture_penalty(sample, search.settings.arch_penalty_weight)
+    train_losses, val_losses = (
+        objectives.task_loss(batch["label"], search._forward(batch["image"], sample, True))
+        for batch in (train, val)
+    )
+    if gap_form == "per_pair":
+        gap = np.mean(np.abs(val_losses - train_losses))
+    else:
+        gap = abs(float(record["val_loss"]) - float(record["train_loss"]))
+    expected = float(record["train_loss"]) + search.settings.gap_weight * gap
+    assert float(tf.reduce_mean(losses - penalty)) == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -165,6 +187,7 @@ def test_weight_decay_is_l2_added_to_the_gradient_before_adam():
         ("gap_weight", -1.0),
         ("temperature", 0.0),
         ("global_batch_size", 0),
+        ("gap_form", "median"),
         ("weight_decay", -1e-4),
         ("arch_weight_decay", -1e-6),
     ],

@@ -37,6 +37,7 @@ from unas_tf import (
     distributions,
     estimators,
     genotypes,
+    objectives,
     run_directory,
     runtime,
     strategies,
@@ -85,6 +86,11 @@ def validate(config):
         ("num_ops", 1 <= config.num_ops <= len(genotypes.DARTS_OPS), "1..7"),
         ("temperature", config.temperature > 0, "> 0"),
         ("gap_weight", config.gap_weight >= 0, ">= 0"),
+        (
+            "gap_form",
+            config.gap_form in objectives.GAP_FORMS,
+            f"one of {list(objectives.GAP_FORMS)}",
+        ),
         ("arch_penalty_weight", config.arch_penalty_weight >= 0, ">= 0"),
         ("estimator", config.estimator in known, f"one of {list(known)}"),
         ("log_every", config.log_every > 0, "a positive integer"),
@@ -150,6 +156,7 @@ def _settings(config):
         return trainer.SearchSettings(
             objective=config.objective,
             gap_weight=config.gap_weight,
+            gap_form=config.gap_form,
             arch_penalty_weight=config.arch_penalty_weight,
             sampling=config.sampling,
             temperature=config.temperature,

@@ -28,6 +28,9 @@ class SearchSettings:
       objective: architecture objective: "train" (L_train, SNAS), "val" (L_val, DARTS) or
         "gen" (L_gen of UNAS Eq. 8).
       gap_weight: lambda of Eq. 8.
+      gap_form: how a batch estimates Eq. 8's gap: "per_pair" (the released code's, per
+        train/val example pair) or "batch" (of the batch means); see
+        `objectives.generalization_loss`.
       arch_penalty_weight: lambda_arch of App. A.2.
       sampling: "per_example" (one architecture per example) or "per_batch" (one per step).
       temperature: Gumbel-softmax temperature of the relaxed samples.
@@ -41,6 +44,7 @@ class SearchSettings:
 
     objective: str = "gen"
     gap_weight: float = objectives.DEFAULT_GAP_WEIGHT
+    gap_form: str = objectives.DEFAULT_GAP_FORM
     arch_penalty_weight: float = objectives.DEFAULT_ARCH_PENALTY_WEIGHT
     sampling: str = "per_example"
     temperature: float = distributions.DEFAULT_TEMPERATURE
@@ -53,6 +57,7 @@ class SearchSettings:
         for name, value, known in (
             ("objective", self.objective, OBJECTIVES),
             ("sampling", self.sampling, SAMPLING),
+            ("gap_form", self.gap_form, objectives.GAP_FORMS),
         ):
             if value not in known:
                 raise ValueError(
@@ -195,7 +200,8 @@ class SearchTrainer(tf.Module):
         """Returns the loss of each architecture sample on this step's batches.
 
         The per-sample losses the estimators need: L_train, L_val or L_gen = L_train +
-        lambda |L_val - L_train| (Eq. 8), plus the architecture penalty (App. A.2).
+        lambda |L_val - L_train| (Eq. 8, its gap in `settings.gap_form`), plus the
+        architecture penalty (App. A.2).
         `one_hot` says which samples it gets: one-hot ones, never differentiated, or relaxed
         ones, which are (see `_forward`). `record`, a dict, receives the
         batch means of the objective's terms and the accuracies of the sampled architectures.
@@ -217,7 +223,7 @@ class SearchTrainer(tf.Module):
                 terms["val"] = evaluate(val, sample, "val")
             if settings.objective == "gen":
                 task = objectives.generalization_loss(
-                    terms["train"], terms["val"], settings.gap_weight
+                    terms["train"], terms["val"], settings.gap_weight, settings.gap_form
                 )
             else:
                 task = terms[settings.objective]

@@ -23,6 +23,9 @@ def search_config(**overrides):
             objective="gen",  # gen (Eq. 8) | train | val
             sampling="per_example",  # per_example | per_batch
             gap_weight=0.5,  # lambda of Eq. 8
+            # Eq. 8's gap on a batch: per_pair (released code: mean of |L_val_i - L_train_i|)
+            # | batch (|mean L_val - mean L_train|); unas_tf/objectives.py explains both.
+            gap_form="per_pair",
             arch_penalty_weight=0.2,  # lambda_arch of App. A.2
             temperature=0.4,
             layers=8,

@@ -314,7 +314,11 @@ class SearchTrainer(tf.Module):
         return latency["weight"] * tf.reduce_sum(output.surrogate)
 
     def weight_gradients(self, train, replica_id):
-        """One replica's share of the weight gradient, on a relaxed sample (UNAS Sec. 3.2).
+        """One replica's share of the weight gradient, on a fresh relaxed sample (UNAS Sec. 3.2).
+
+        w trains on a relaxed zeta drawn here with the step's weight seed, independent of the
+        architecture step's samples. Eq. 7 trains w on discrete z ~ p_phi; the released code
+        instead reuses the relaxed zeta of the architecture step. Neither of those is done here.
 
         Returns:
           (gradients of `supernet.trainable_weights`, to be summed over replicas; the

@@ -55,9 +55,9 @@ def main(argv):
     distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
     train, val = _batch(1), _batch(2)
     supernet(train["image"][:1], distribution.sample(1, seed=0))
-    # The search presets' Adams (App. A.2), weight decay included.
-    weight_optimizer = keras.optimizers.Adam(6e-4, weight_decay=3e-4)
-    arch_optimizer = keras.optimizers.Adam(2e-3, weight_decay=1e-6)
+    # The search presets' Adams (App. A.2); their weight decay is the settings' L2 term.
+    weight_optimizer = keras.optimizers.Adam(6e-4)
+    arch_optimizer = keras.optimizers.Adam(2e-3)
     # As the search loop does: variables created inside the step would make TensorFlow trace
     # it twice.
     weight_optimizer.build(supernet.trainable_weights)
@@ -68,7 +68,9 @@ def main(argv):
         estimators.create("rebar"),
         weight_optimizer,
         arch_optimizer,
-        trainer.SearchSettings(global_batch_size=_BATCH.value),
+        trainer.SearchSettings(
+            global_batch_size=_BATCH.value, weight_decay=3e-4, arch_weight_decay=1e-6
+        ),
         seed=0,
     )
     step = tf.function(lambda train, val: search.train_step(train, val, True))

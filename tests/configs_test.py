@@ -27,6 +27,9 @@ SEARCH_KEYS = {
     "deterministic",
     "estimator",
     "objective",
+    "gap_form",
+    "weight_decay",
+    "arch_weight_decay",
     "layers",
     "init_channels",
     "image_size",
@@ -148,6 +151,12 @@ def test_the_search_presets_exist():
         "proxyless_digits",
         "proxyless_imagenet",
     ]
+
+
+def test_an_unknown_gap_form_is_refused_naming_the_key():
+    config = _parse("configs/search/cifar10.py", "--config.gap_form=median")
+    with pytest.raises(ValueError, match="config.gap_form.*median"):
+        loop.validate(config)
 
 
 @pytest.mark.parametrize("preset", SEARCH_PRESETS)

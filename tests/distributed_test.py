@@ -80,7 +80,12 @@ def _search_trainer(strategy):
             estimators.create("rebar"),
             weight_optimizer,
             arch_optimizer,
-            trainer.SearchSettings(global_batch_size=GLOBAL_BATCH, grad_clip_norm=0.5),
+            trainer.SearchSettings(
+                global_batch_size=GLOBAL_BATCH,
+                grad_clip_norm=0.5,
+                weight_decay=0.1,
+                arch_weight_decay=0.1,
+            ),
             seed=0,
             strategy=strategy,
         )
@@ -98,14 +103,25 @@ def _one_device_step(search, train, val, num_replicas):
     arch = [
         search.architecture_gradients(halves[0][r], halves[1][r], r)[0] for r in range(num_replicas)
     ]
-    logits = search.distribution.logits
+    settings = search.settings
+    phi = [search.distribution.logits[k] for k in sorted(search.distribution.logits)]
     search.arch_optimizer.apply(
-        [tf.add_n(parts) for parts in zip(*arch, strict=True)], [logits[k] for k in sorted(logits)]
+        [
+            tf.add_n(parts) + settings.arch_weight_decay * variable
+            for parts, variable in zip(zip(*arch, strict=True), phi, strict=True)
+        ],
+        phi,
     )
     weights = [search.weight_gradients(halves[0][r], r)[0] for r in range(num_replicas)]
     total = [tf.add_n(parts) for parts in zip(*weights, strict=True)]
-    clipped, _ = tf.clip_by_global_norm(total, search.settings.grad_clip_norm)
-    search.weight_optimizer.apply(clipped, search.supernet.trainable_weights)
+    clipped, _ = tf.clip_by_global_norm(total, settings.grad_clip_norm)
+    search.weight_optimizer.apply(
+        [
+            gradient + settings.weight_decay * weight
+            for gradient, weight in zip(clipped, search.supernet.trainable_weights, strict=True)
+        ],
+        search.supernet.trainable_weights,
+    )
 
 
 def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_samples():
@@ -115,6 +131,13 @@ def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_sample
         mirrored.supernet.trainable_weights, single.supernet.trainable_weights, strict=True
     ):
         target.assign(source.numpy())
+    # phi away from zero, so that its L2 term counts.
+    initial_phi = {}
+    for index, key in enumerate(sorted(single.distribution.logits)):
+        value = tf.random.stateless_normal(single.distribution.logits[key].shape, seed=[index, 3])
+        single.distribution.logits[key].assign(value)
+        mirrored.distribution.logits[key].assign(value)
+        initial_phi[key] = value.numpy()
     train, val = _batch(1), _batch(2)
 
     tf.function(lambda: mirrored.train_step(train, val, True))()
@@ -129,7 +152,10 @@ def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_sample
     ):
         np.testing.assert_allclose(source.numpy(), target.numpy(), atol=1e-5, err_msg=source.path)
     # Phi moved, and identically on both replicas: one mirrored variable, two equal copies.
-    assert any(np.abs(v.numpy()).max() > 0 for v in single.distribution.logits.values())
+    assert any(
+        not np.allclose(v.numpy(), initial_phi[key])
+        for key, v in single.distribution.logits.items()
+    )
     for variable in mirrored.distribution.logits.values():
         copies = mirrored.strategy.experimental_local_results(variable)
         np.testing.assert_array_equal(copies[0].numpy(), copies[1].numpy())

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, genotypes, objectives
+from tests import testing
+from unas_tf import distributions, genotypes, objectives, strategies
 
 
 def test_task_loss_is_per_example_cross_entropy():
@@ -23,6 +24,55 @@ def test_generalization_loss_is_eq_8():
     )
     with pytest.raises(ValueError, match="gap_weight"):
         objectives.generalization_loss(train, val, gap_weight=-0.1)
+
+
+def test_the_two_gap_forms():
+    # Gaps d = [0.5, -1.0]: per pair lambda |d_i| = [0.25, 0.5], a batch mean of 0.375; the
+    # batch form's lambda |mean d| = 0.5 * 0.25 = 0.125, spread as lambda * sign(-0.25) * d_i.
+    train, val = tf.constant([1.0, 2.0]), tf.constant([1.5, 1.0])
+    per_pair = objectives.generalization_loss(train, val, 0.5, "per_pair")
+    np.testing.assert_allclose(per_pair, [1.25, 2.5], rtol=1e-6)
+    assert float(tf.reduce_mean(per_pair)) == pytest.approx(1.5 + 0.375)
+    batch = objectives.generalization_loss(train, val, 0.5, "batch")
+    np.testing.assert_allclose(batch, [1.0 - 0.25, 2.0 + 0.5], rtol=1e-6)
+    assert float(tf.reduce_mean(batch)) == pytest.approx(1.5 + 0.125)
+
+
+def test_batch_form_has_the_gradient_of_the_batch_means():
+    train, val = tf.Variable([1.0, 2.0, 0.5]), tf.Variable([1.5, 1.0, 2.0])
+    with tf.GradientTape(persistent=True) as tape:
+        spread = tf.reduce_mean(objectives.generalization_loss(train, val, 0.5, "batch"))
+        means = tf.reduce_mean(train) + 0.5 * tf.abs(tf.reduce_mean(val) - tf.reduce_mean(train))
+    for variable in (train, val):
+        np.testing.assert_allclose(
+            tape.gradient(spread, variable), tape.gradient(means, variable), rtol=1e-6
+        )
+
+
+def test_an_unknown_gap_form_is_refused_by_name():
+    with pytest.raises(ValueError, match="`gap_form`.*median"):
+        objectives.generalization_loss(tf.ones([2]), tf.ones([2]), 0.5, "median")
+
+
+def test_batch_form_on_two_replicas_is_the_one_device_value():
+    # Replica 0's gaps [2, 0] have a positive mean, replica 1's [-1, -0.5] a negative one; the
+    # global mean 0.125 is positive, and its sign is the one every replica must use.
+    train = tf.ones([4])
+    val = tf.constant([3.0, 1.0, 0.0, 0.5])
+    one_device = float(tf.reduce_mean(objectives.generalization_loss(train, val, 0.5, "batch")))
+    assert one_device == pytest.approx(1.0 + 0.5 * 0.125)
+    strategy = testing.two_cpu_strategy()
+    parts = strategies.split_global_batch(strategy, {"train": train, "val": val})
+
+    @tf.function
+    def run():
+        def replica(part):
+            values = objectives.generalization_loss(part["train"], part["val"], 0.5, "batch")
+            return tf.nn.compute_average_loss(values, global_batch_size=4)
+
+        return strategy.reduce("SUM", strategy.run(replica, args=(parts,)), axis=None)
+
+    assert float(run()) == pytest.approx(one_device)
 
 
 def test_latency_hinge():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, estimators, genotypes, trainer
+from unas_tf import distributions, estimators, genotypes, objectives, trainer
 from unas_tf.search_spaces import darts_supernet
 
 # Two ops and one cell keep the traced step small; batch 4 of 8x8 images.
@@ -20,18 +20,21 @@ def _batch(seed):
     }
 
 
-def _trainer(estimator):
+def _trainer(estimator, optimizers=None, **settings):
     supernet = darts_supernet.Supernet(5, 4, 1, op_names=OPS)
     distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(len(OPS)))
     supernet(_batch(0)["image"], distribution.sample(1, seed=0))
-    settings = trainer.SearchSettings(global_batch_size=BATCH)
+    weight_optimizer, arch_optimizer = optimizers or (
+        keras.optimizers.Adam(1e-2),
+        keras.optimizers.Adam(1e-1),
+    )
     return trainer.SearchTrainer(
         supernet,
         distribution,
         estimator,
-        keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-1),
-        settings,
+        weight_optimizer,
+        arch_optimizer,
+        trainer.SearchSettings(global_batch_size=BATCH, **settings),
         seed=0,
     )
 
@@ -93,6 +96,89 @@ def test_warm_up_moves_only_the_weights(rebar_trainer):
     assert int(search.step) == step_before + 1
 
 
+def _numpy_adam_first_step(variable, gradient, optimizer):
+    """Keras's (and PyTorch's) Adam after one step from zero moments, in NumPy."""
+    lr, beta_1, beta_2 = float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2
+    m, v = (1 - beta_1) * gradient, (1 - beta_2) * gradient**2
+    return variable - lr * np.sqrt(1 - beta_2) / (1 - beta_1) * m / (np.sqrt(v) + optimizer.epsilon)
+
+
+def _numpy_clip(gradients, clip_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in gradients))
+    return [g * min(1.0, clip_norm / norm) for g in gradients]
+
+
+def test_weight_decay_is_l2_added_to_the_gradient_before_adam():
+    # PyTorch's Adam(weight_decay=wd), as the released code uses: w's gradient is clipped,
+    # then wd * w is added, then the Adam moments; phi's gradient gets wd_phi * phi. A large
+    # epsilon keeps the first Adam step sensitive to the gradient's size, not only its sign.
+    wd, arch_wd, clip_norm = 0.5, 0.3, 0.05
+    optimizers = (
+        keras.optimizers.Adam(1e-2, epsilon=1e-2),
+        keras.optimizers.Adam(1e-1, epsilon=1e-2),
+    )
+    search = _trainer(
+        estimators.create("gumbel_softmax"),
+        optimizers,
+        weight_decay=wd,
+        arch_weight_decay=arch_wd,
+        grad_clip_norm=clip_norm,
+    )
+    phi = [search.distribution.logits[key] for key in sorted(search.distribution.logits)]
+    for index, variable in enumerate(phi):
+        variable.assign(tf.random.stateless_normal(variable.shape, seed=[index, 7]))
+    train, val = _batch(1), _batch(2)
+
+    # Warm-up step: w alone, on the gradient the step draws (seeded by the step counter).
+    weights = search.supernet.trainable_weights
+    before = _snapshot(weights)
+    gradients = [g.numpy() for g in search.weight_gradients(train, replica_id=0)[0]]
+    clipped = _numpy_clip(gradients, clip_norm)
+    assert np.sqrt(sum(np.sum(g**2) for g in gradients)) > clip_norm  # the clip acts
+    search.train_step(train, val, update_architecture=False)
+    decay_effect = 0.0
+    for variable, w, g in zip(weights, before, clipped, strict=True):
+        expected = _numpy_adam_first_step(w, g + wd * w, optimizers[0])
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-6)
+        without_decay = _numpy_adam_first_step(w, g, optimizers[0])
+        decay_effect = max(decay_effect, np.abs(expected - without_decay).max())
+    assert decay_effect > 1e-3  # the comparison sees the L2 term
+
+    # Search step: phi's first Adam step on its gradient + arch_wd * phi.
+    before = _snapshot(phi)
+    gradients = [g.numpy() for g in search.architecture_gradients(train, val, replica_id=0)[0]]
+    search.train_step(train, val, update_architecture=True)
+    decay_effect = 0.0
+    for variable, value, g in zip(phi, before, gradients, strict=True):
+        expected = _numpy_adam_first_step(value, g + arch_wd * value, optimizers[1])
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-6)
+        without_decay = _numpy_adam_first_step(value, g, optimizers[1])
+        decay_effect = max(decay_effect, np.abs(expected - without_decay).max())
+    assert decay_effect > 1e-3
+
+
+@pytest.mark.parametrize("gap_form", ["per_pair", "batch"])
+def test_architecture_loss_uses_the_gap_form(gap_form):
+    # The per-example losses average to L_train + lambda * gap, where the gap is the batch mean
+    # of |L_val_i - L_train_i| ("per_pair") or |mean L_val - mean L_train| ("batch").
+    search = _trainer(estimators.create("gumbel_softmax"), gap_form=gap_form)
+    train, val = _batch(1), _batch(2)
+    sample = distributions.sample_discrete(search.logits(), seed=[0, 1], sample_shape=[BATCH])
+    record = {}
+    losses = search.architecture_loss_fn(train, val, one_hot=True, record=record)(sample)
+    penalty = objectives.architecture_penalty(sample, search.settings.arch_penalty_weight)
+    train_losses, val_losses = (
+        objectives.task_loss(batch["label"], search._forward(batch["image"], sample, True))
+        for batch in (train, val)
+    )
+    if gap_form == "per_pair":
+        gap = np.mean(np.abs(val_losses - train_losses))
+    else:
+        gap = abs(float(record["val_loss"]) - float(record["train_loss"]))
+    expected = float(record["train_loss"]) + search.settings.gap_weight * gap
+    assert float(tf.reduce_mean(losses - penalty)) == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -101,6 +187,9 @@ def test_warm_up_moves_only_the_weights(rebar_trainer):
         ("gap_weight", -1.0),
         ("temperature", 0.0),
         ("global_batch_size", 0),
+        ("gap_form", "median"),
+        ("weight_decay", -1e-4),
+        ("arch_weight_decay", -1e-6),
     ],
 )
 def test_bad_settings_name_the_field(field, value):

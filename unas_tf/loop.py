@@ -40,6 +40,7 @@ from unas_tf import (
     distributions,
     estimators,
     genotypes,
+    objectives,
     run_directory,
     runtime,
     strategies,
@@ -88,6 +89,11 @@ def validate(config):
         ("num_ops", 1 <= config.num_ops <= len(genotypes.DARTS_OPS), "1..7"),
         ("temperature", config.temperature > 0, "> 0"),
         ("gap_weight", config.gap_weight >= 0, ">= 0"),
+        (
+            "gap_form",
+            config.gap_form in objectives.GAP_FORMS,
+            f"one of {list(objectives.GAP_FORMS)}",
+        ),
         ("arch_penalty_weight", config.arch_penalty_weight >= 0, ">= 0"),
         ("estimator", config.estimator in known, f"one of {list(known)}"),
         ("log_every", config.log_every > 0, "a positive integer"),
@@ -153,11 +159,14 @@ def _settings(config):
         return trainer.SearchSettings(
             objective=config.objective,
             gap_weight=config.gap_weight,
+            gap_form=config.gap_form,
             arch_penalty_weight=config.arch_penalty_weight,
             sampling=config.sampling,
             temperature=config.temperature,
             grad_clip_norm=config.grad_clip_norm,
             global_batch_size=config.batch_size,
+            weight_decay=config.weight_decay,
+            arch_weight_decay=config.arch_weight_decay,
         )
     except ValueError as error:
         raise ValueError(f"config: {error}") from error
@@ -465,14 +474,9 @@ def _build_trainer(config, strategy, search, record, schedule):
         if config.estimator == "reinforce":
             kwargs["baseline"] = "ema"
         estimator = estimators.create(config.estimator, **kwargs)
-    weight_optimizer = keras.optimizers.Adam(
-        _cosine(weight_lr, weight_lr_final, schedule.total),
-        weight_decay=config.weight_decay,
-    )
-    arch_optimizer = keras.optimizers.Adam(
-        _cosine(arch_lr, arch_lr_final, schedule.search),
-        weight_decay=config.arch_weight_decay,
-    )
+    # Weight decay is L2 in the gradient, added by the trainer (see unas_tf/trainer.py).
+    weight_optimizer = keras.optimizers.Adam(_cosine(weight_lr, weight_lr_final, schedule.total))
+    arch_optimizer = keras.optimizers.Adam(_cosine(arch_lr, arch_lr_final, schedule.search))
     first = next(iter(search.val))
     supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
     weight_optimizer.build(supernet.trainable_weights)

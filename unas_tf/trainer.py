@@ -3,6 +3,11 @@
 `SearchTrainer.replica_step` is the work of one replica on one step; `train_step` runs it
 through `strategy.run`, so the same code serves one CPU, one GPU or many. Losses are averaged
 over the *global* batch, because optimizers sum the gradients of the replicas.
+
+Weight decay is an L2 term added to the gradient before the optimizer sees it, as PyTorch's
+`Adam(weight_decay=...)` in the released UNAS code does (grad += wd * param, then the Adam
+moments), not Keras's decoupled `weight_decay`, which would shrink the parameters by
+lr * wd per step: 3e-4 on w and 1e-6 on phi (UNAS App. A.3) would then do next to nothing.
 """
 
 import dataclasses
@@ -23,32 +28,43 @@ class SearchSettings:
       objective: architecture objective: "train" (L_train, SNAS), "val" (L_val, DARTS) or
         "gen" (L_gen of UNAS Eq. 8).
       gap_weight: lambda of Eq. 8.
+      gap_form: how a batch estimates Eq. 8's gap: "per_pair" (the released code's, per
+        train/val example pair) or "batch" (of the batch means); see
+        `objectives.generalization_loss`.
       arch_penalty_weight: lambda_arch of App. A.2.
       sampling: "per_example" (one architecture per example) or "per_batch" (one per step).
       temperature: Gumbel-softmax temperature of the relaxed samples.
       grad_clip_norm: global-norm clipping of the weight gradients.
       global_batch_size: examples per step over all replicas.
+      weight_decay: L2 coefficient on w: `weight_decay * w` is added to the weight gradient
+        after it is clipped (the released code clips, then its PyTorch Adam adds the term).
+      arch_weight_decay: L2 coefficient on phi: `arch_weight_decay * phi` is added to the
+        architecture gradient (not clipped, as in the released code).
     """
 
     objective: str = "gen"
     gap_weight: float = objectives.DEFAULT_GAP_WEIGHT
+    gap_form: str = objectives.DEFAULT_GAP_FORM
     arch_penalty_weight: float = objectives.DEFAULT_ARCH_PENALTY_WEIGHT
     sampling: str = "per_example"
     temperature: float = distributions.DEFAULT_TEMPERATURE
     grad_clip_norm: float = 5.0
     global_batch_size: int = 64
+    weight_decay: float = 0.0
+    arch_weight_decay: float = 0.0
 
     def __post_init__(self):
         for name, value, known in (
             ("objective", self.objective, OBJECTIVES),
             ("sampling", self.sampling, SAMPLING),
+            ("gap_form", self.gap_form, objectives.GAP_FORMS),
         ):
             if value not in known:
                 raise ValueError(
                     f"Invalid value received for argument `{name}`. Expected one of {known}. "
                     f"Received: {name}={value!r}"
                 )
-        for name in ("gap_weight", "arch_penalty_weight"):
+        for name in ("gap_weight", "arch_penalty_weight", "weight_decay", "arch_weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(
                     f"Invalid value received for argument `{name}`. Expected >= 0. "
@@ -184,7 +200,8 @@ class SearchTrainer(tf.Module):
         """Returns the loss of each architecture sample on this step's batches.
 
         The per-sample losses the estimators need: L_train, L_val or L_gen = L_train +
-        lambda |L_val - L_train| (Eq. 8), plus the architecture penalty (App. A.2).
+        lambda |L_val - L_train| (Eq. 8, its gap in `settings.gap_form`), plus the
+        architecture penalty (App. A.2).
         `one_hot` says which samples it gets: one-hot ones, never differentiated, or relaxed
         ones, which are (see `_forward`). `record`, a dict, receives the
         batch means of the objective's terms and the accuracies of the sampled architectures.
@@ -206,7 +223,7 @@ class SearchTrainer(tf.Module):
                 terms["val"] = evaluate(val, sample, "val")
             if settings.objective == "gen":
                 task = objectives.generalization_loss(
-                    terms["train"], terms["val"], settings.gap_weight
+                    terms["train"], terms["val"], settings.gap_weight, settings.gap_form
                 )
             else:
                 task = terms[settings.objective]
@@ -297,7 +314,11 @@ class SearchTrainer(tf.Module):
         return latency["weight"] * tf.reduce_sum(output.surrogate)
 
     def weight_gradients(self, train, replica_id):
-        """One replica's share of the weight gradient, on a relaxed sample (UNAS Sec. 3.2).
+        """One replica's share of the weight gradient, on a fresh relaxed sample (UNAS Sec. 3.2).
+
+        w trains on a relaxed zeta drawn here with the step's weight seed, independent of the
+        architecture step's samples. Eq. 7 trains w on discrete z ~ p_phi; the released code
+        instead reuses the relaxed zeta of the architecture step. Neither of those is done here.
 
         Returns:
           (gradients of `supernet.trainable_weights`, to be summed over replicas; the
@@ -328,15 +349,21 @@ class SearchTrainer(tf.Module):
           latency: None or the step's latency term (see `architecture_gradients`).
 
         Returns:
-          A dict of scalar metrics; "arch_grad_variance" is already summed over replicas.
+          A dict of scalar metrics; "arch_grad_variance" is already summed over replicas;
+          "arch_grad_norm" is the norm of the estimated gradient, without the L2 term.
         """
         context = tf.distribute.get_replica_context()
         replica_id = context.replica_id_in_sync_group
         metrics = {}
+        replicas = context.num_replicas_in_sync
         if update_architecture and self.estimator is not None:
             gradients, measured = self.architecture_gradients(train, val, replica_id, latency)
             variables = [self.distribution.logits[key] for key in sorted(self.distribution.logits)]
-            self.arch_optimizer.apply(gradients, variables)
+            # The optimizer sums the replicas' gradients: each adds its share of the L2 term.
+            decay = self.settings.arch_weight_decay / replicas
+            self.arch_optimizer.apply(
+                [g + decay * v for g, v in zip(gradients, variables, strict=True)], variables
+            )
             mean_loss = context.all_reduce("MEAN", measured.pop("loss"))
             self.estimator.update(mean_loss)
             metrics["arch_loss"] = mean_loss
@@ -351,8 +378,10 @@ class SearchTrainer(tf.Module):
         gradients, per_example, logits_out = self.weight_gradients(train, replica_id)
         weights = self.supernet.trainable_weights
         clipped, _ = strategies.clipped_sum(gradients, self.settings.grad_clip_norm)
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-        self.weight_optimizer.apply([gradient / replicas for gradient in clipped], weights)
+        decay = self.settings.weight_decay
+        self.weight_optimizer.apply(
+            [(g + decay * w) / replicas for g, w in zip(clipped, weights, strict=True)], weights
+        )
         metrics["train_loss"] = tf.reduce_mean(per_example)
         metrics["train_accuracy"] = objectives.accuracy(train["label"], logits_out)
         return metrics

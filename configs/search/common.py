@@ -23,6 +23,9 @@ def search_config(**overrides):
             objective="gen",  # gen (Eq. 8) | train | val
             sampling="per_example",  # per_example | per_batch
             gap_weight=0.5,  # lambda of Eq. 8
+            # Eq. 8's gap on a batch: per_pair (released code: mean of |L_val_i - L_train_i|)
+            # | batch (|mean L_val - mean L_train|); unas_tf/objectives.py explains both.
+            gap_form="per_pair",
             arch_penalty_weight=0.2,  # lambda_arch of App. A.2
             temperature=0.4,
             layers=8,
@@ -31,11 +34,11 @@ def search_config(**overrides):
             stem="cifar",
             weight_lr=6e-4,  # Adam, cosine to weight_lr_final (App. A.2)
             weight_lr_final=1e-4,
-            weight_decay=3e-4,
+            weight_decay=3e-4,  # L2 on w, added to the clipped gradient (App. A.3)
             grad_clip_norm=5.0,
             arch_lr=2e-3,  # Adam, cosine to arch_lr_final (App. A.2)
             arch_lr_final=3e-4,
-            arch_weight_decay=1e-6,
+            arch_weight_decay=1e-6,  # L2 on phi, added to its gradient (App. A.3)
             strategy="auto",  # auto | default | mirrored | multi_worker (unas_tf/strategies.py)
             scale_lr=False,  # multiply the four learning rates by batch_size / 64
             log_every=10,  # steps between progress lines and summaries

@@ -198,9 +198,17 @@ class Cell(keras.layers.Layer):
         return 2 if self.reduction and state < 2 else 1
 
     def _edge_input_shapes(self, input_shape):
+        """The shape of the state each edge reads, edges in node order.
+
+        The two cell inputs, once preprocessed, have input 1's resolution; the nodes have the
+        cell's output resolution, which a reduction cell has already halved: there only the
+        edges reading the cell inputs have stride 2, the others run at the reduced size.
+        """
         batch, height, width, _ = input_shape[1]
-        state_shape = (batch, height, width, self.channels)
-        return [state_shape for pair in self.node_inputs for _ in pair]
+        _, node_height, node_width, _ = self.compute_output_shape(input_shape)
+        cell_input = (batch, height, width, self.channels)
+        node = (batch, node_height, node_width, self.channels)
+        return [cell_input if state < 2 else node for pair in self.node_inputs for state in pair]
 
     def build(self, input_shape):
         self.preprocess0.build(input_shape[0])
@@ -487,7 +495,8 @@ def imagenet_network(
     Args:
       genotype: A DARTS genotype (see the module docstring).
       num_classes: Number of classes.
-      init_channels: C (even); 46 with 14 cells is the mobile setting (< 600M multiply-adds).
+      init_channels: C (even); 46 with 14 cells is UNAS's mobile setting (< 600M
+        multiply-adds: 548.6M for UNAS_IMAGENET; 48 channels would still fit, at 595.2M).
       layers: Number of cells, L.
       auxiliary: Whether to add the auxiliary head and its "aux_logits" output.
       drop_path_rate: Initial drop-path probability of every cell.

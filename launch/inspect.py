@@ -14,13 +14,12 @@ config's resolution.
 """
 
 import json
-import sys
 
 from absl import app, flags
 
 from launch import common
-from unas_tf import eval_networks, genotypes, model_size
-from unas_tf.search_spaces import darts_networks, proxyless
+from unas_tf import eval_networks, model_size
+from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
     "configs/eval/cifar10.py",
@@ -31,27 +30,6 @@ _JSON = flags.DEFINE_bool("json", False, "Print one JSON object instead of a tab
 _DRAW = flags.DEFINE_string(
     "draw", None, "Also draw the normal and reduction cells to this PNG (DARTS networks only)."
 )
-
-
-def _cells(model):
-    cells = [layer for layer in model.layers if isinstance(layer, darts_networks.Cell)]
-    return [
-        {
-            "index": index,
-            "type": "reduce" if cell.reduction else "normal",
-            "output_shape": list(cell.output.shape[1:]),
-        }
-        for index, cell in enumerate(cells)
-    ]
-
-
-def _proxyless_layers(model, genotype):
-    rows, shape = [], list(model.get_layer("stem_mbconv").output.shape[1:])
-    for index, op in enumerate(genotype.layers, start=1):
-        if op != proxyless.ZERO_INDEX:
-            shape = list(model.get_layer(proxyless.layer_name(index)).output.shape[1:])
-        rows.append({"index": index, "op": genotype.ops[op], "output_shape": shape})
-    return rows
 
 
 def describe(config):
@@ -67,11 +45,9 @@ def describe(config):
         "params": model_size.count_params(model),
         "macs": model_size.count_macs(model, config.image_size),
     }
-    if genotype.space == "proxyless":
-        report["width_multiplier"] = config.get("width_multiplier", 1.0)
-        report["searchable_layers"] = _proxyless_layers(model, genotype)
-    else:
-        report["cells"] = _cells(model)
+    report.update(
+        search_space_base.for_network(config.network).network_report(model, genotype, config)
+    )
     return genotype, report
 
 
@@ -107,13 +83,11 @@ def main(argv):
     with common.one_line_errors():
         genotype, report = describe(common.load_config(_CONFIG))
     if _DRAW.value:
-        if genotype.space != "darts":
-            sys.exit(
-                f"inspect: --draw: drawing supports DARTS cells only, not the {genotype.space} "
-                "space (its layers are listed instead)"
-            )
         with common.one_line_errors():
-            genotypes.draw_darts(genotype, _DRAW.value)
+            try:
+                search_space_base.get(genotype.space).draw(genotype, _DRAW.value)
+            except ValueError as error:
+                raise ValueError(f"--draw: {error} (its layers are listed instead)") from None
     if _JSON.value:
         print(json.dumps(report))
         return

@@ -11,6 +11,7 @@ from absl import app, flags
 
 from launch import common
 from unas_tf import loop
+from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
     "configs/search/digits.py",
@@ -28,16 +29,7 @@ def main(argv):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
             genotype = loop.run_search(config, workdir)
     print(f"Searched architecture written to {workdir}/genotype.json")
-    if genotype.space == "proxyless":
-        print("  layers: " + ", ".join(genotype.ops[op] for op in genotype.layers))
-        return
-    for cell in ("normal", "reduce"):
-        nodes = getattr(genotype, cell)
-        described = ", ".join(
-            f"[{a}:{genotype.ops[i]} + {b}:{genotype.ops[j]}]"
-            for (a, b), (i, j) in ((node.inputs, node.ops) for node in nodes)
-        )
-        print(f"  {cell}: {described}")
+    print("\n".join(search_space_base.get(genotype.space).describe(genotype)))
 
 
 if __name__ == "__main__":

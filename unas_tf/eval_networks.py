@@ -1,57 +1,25 @@
 """Evaluation networks from an eval config: genotype resolution and network construction.
 
 Shared by `launch.inspect`, `launch.latency` and the training launcher, so all build exactly the
-same network.
+same network. The eval config's `network` kind names the search space that builds it
+(`search_spaces.base.for_network`): "cifar" and "imagenet" are DARTS networks, "proxyless" the
+ProxylessNAS space's.
 """
 
-import functools
-
 from unas_tf import genotypes
-from unas_tf.search_spaces import darts_networks, proxyless
+from unas_tf.search_spaces import base
 
 RANDOM_PREFIX = "random:"
 
 
-def _darts_network(builder, genotype, config):
-    return builder(
-        genotype,
-        num_classes=config.num_classes,
-        init_channels=config.init_channels,
-        layers=config.layers,
-        auxiliary=config.auxiliary,
-        drop_path_rate=config.get("drop_path_rate", 0.0),
-        image_size=config.image_size,
-    )
-
-
-def _proxyless_network(genotype, config):
-    return proxyless.proxyless_network(
-        genotype,
-        num_classes=config.num_classes,
-        width_multiplier=config.get("width_multiplier", 1.0),
-        image_size=config.image_size,
-        dropout_rate=config.get("dropout_rate", 0.0),
-    )
-
-
-# Per network kind: the builder, called with (genotype, config), and the genotype's space.
-BUILDERS = {
-    "cifar": functools.partial(_darts_network, darts_networks.cifar_network),
-    "imagenet": functools.partial(_darts_network, darts_networks.imagenet_network),
-    "proxyless": _proxyless_network,
-}
-SPACES = {"cifar": "darts", "imagenet": "darts", "proxyless": "proxyless"}
-
-
-def resolve_genotype(spec, num_random_ops=None, space="darts"):
+def resolve_genotype(spec, space, config):
     """Returns the genotype of `space` named by `spec`.
 
     Args:
       spec: a published name (e.g. UNAS_CIFAR10, PROXYLESS_GPU), a genotype.json path, or
         random:SEED for a uniformly random architecture (the paper's random baseline).
-      num_random_ops: DARTS only: random cells draw from the first this-many ops (the ImageNet
-        search space uses five); None for all of them.
-      space: "darts" or "proxyless".
+      space: the `SearchSpace` the genotype must belong to.
+      config: the eval config, which may shape a random genotype (DARTS's `random_ops`).
 
     Raises:
       ValueError: the spec names nothing loadable, or a genotype of another space.
@@ -60,16 +28,8 @@ def resolve_genotype(spec, num_random_ops=None, space="darts"):
         seed = spec[len(RANDOM_PREFIX) :]
         if not seed.isdigit():
             raise ValueError(f"genotype: expected random:SEED with an integer SEED, got {spec!r}")
-        if space == "proxyless":
-            return genotypes.random_proxyless(int(seed))
-        ops = genotypes.DARTS_OPS[:num_random_ops] if num_random_ops else genotypes.DARTS_OPS
-        return genotypes.random_darts(int(seed), ops)
-    return genotypes.load(spec, expected_space=space)
-
-
-def _check_network(config):
-    if config.network not in BUILDERS:
-        raise ValueError(f"network: unknown {config.network!r}; expected one of {sorted(BUILDERS)}")
+        return space.random_genotype(int(seed), config)
+    return genotypes.load(spec, expected_space=space.name)
 
 
 def config_genotype(config):
@@ -78,8 +38,7 @@ def config_genotype(config):
     Raises:
       ValueError: an unknown network kind or an unloadable genotype.
     """
-    _check_network(config)
-    return resolve_genotype(config.genotype, config.get("random_ops"), SPACES[config.network])
+    return resolve_genotype(config.genotype, base.for_network(config.network), config)
 
 
 def build_network(config, genotype):
@@ -88,8 +47,7 @@ def build_network(config, genotype):
     Raises:
       ValueError: an unknown network kind.
     """
-    _check_network(config)
-    return BUILDERS[config.network](genotype, config)
+    return base.for_network(config.network).build_network(genotype, config)
 
 
 def build(config):

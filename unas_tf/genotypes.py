@@ -28,6 +28,7 @@ from matplotlib import patches
 from matplotlib.backends import backend_agg
 
 from unas_tf import run_directory
+from unas_tf.search_spaces import base as search_space_base
 
 FORMAT_VERSION = 1
 
@@ -59,7 +60,6 @@ NUM_PROXYLESS_LAYERS = 21
 # there is no identity to fall back to when the layer is skipped.
 PROXYLESS_CHANNEL_CHANGE_LAYERS = (1, 5, 9, 13, 17, 21)
 
-SPACES = ("darts", "proxyless")
 _PUBLISHED_RESOURCE = ("assets", "published.json")
 # Qualitative colours, one per op index, shared by edges and their labels in drawings.
 _OP_COLORS = matplotlib.colormaps["Dark2"]
@@ -207,21 +207,29 @@ def _check_op_names(ops, standard):
 
 
 def _to_dict(genotype):
-    if not isinstance(genotype, DartsGenotype | ProxylessGenotype):
+    space = getattr(genotype, "space", None)
+    if not isinstance(space, str) or not dataclasses.is_dataclass(genotype):
         raise ValueError(
-            "Invalid value received for argument `genotype`. Expected a DartsGenotype or a "
-            f"ProxylessGenotype. Received: genotype={genotype!r}"
+            "Invalid value received for argument `genotype`. Expected a genotype of a "
+            f"registered search space. Received: genotype={genotype!r}"
         )
-    data = {"format_version": FORMAT_VERSION, "space": genotype.space, "ops": list(genotype.ops)}
-    if isinstance(genotype, DartsGenotype):
-        for cell in DARTS_CELLS:
-            data[cell] = [
-                {"inputs": list(node.inputs), "ops": list(node.ops)}
-                for node in getattr(genotype, cell)
-            ]
-    else:
-        data["layers"] = [genotype.ops[op] for op in genotype.layers]
+    fields = search_space_base.get(space, "genotype.space").genotype_to_dict(genotype)
+    return {"format_version": FORMAT_VERSION, "space": space, **fields}
+
+
+def darts_to_dict(genotype):
+    """The JSON fields of a `DartsGenotype` ("ops" and the cells' nodes)."""
+    data = {"ops": list(genotype.ops)}
+    for cell in DARTS_CELLS:
+        data[cell] = [
+            {"inputs": list(node.inputs), "ops": list(node.ops)} for node in getattr(genotype, cell)
+        ]
     return data
+
+
+def proxyless_to_dict(genotype):
+    """The JSON fields of a `ProxylessGenotype` ("ops" and each layer's op by name)."""
+    return {"ops": list(genotype.ops), "layers": [genotype.ops[op] for op in genotype.layers]}
 
 
 def to_json(genotype):
@@ -283,10 +291,11 @@ def _node_from_json(data, path):
 
 
 def _from_dict(data, expected_space, expected_ops):
-    if expected_space is not None and expected_space not in SPACES:
+    known = search_space_base.names()
+    if expected_space is not None and expected_space not in known:
         raise ValueError(
             "Invalid value received for argument `expected_space`. Expected one of "
-            f"{SPACES}. Received: expected_space={expected_space!r}"
+            f"{known}. Received: expected_space={expected_space!r}"
         )
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object at the top level, got {data!r}")
@@ -297,35 +306,11 @@ def _from_dict(data, expected_space, expected_ops):
     if type(version) is not int or version != FORMAT_VERSION:
         raise ValueError(f"format_version: unsupported {version!r}; supported: {FORMAT_VERSION}")
     space = data["space"]
-    if space not in SPACES:
-        raise ValueError(f"space: unknown {space!r}; known spaces: {', '.join(SPACES)}")
+    if space not in known:
+        raise ValueError(f"space: unknown {space!r}; known spaces: {', '.join(known)}")
     if expected_space is not None and space != expected_space:
         raise ValueError(f"space: expected {expected_space!r}, got {space!r}")
-
-    if space == "darts":
-        _require_keys(data, ("format_version", "space", "ops", *DARTS_CELLS), "")
-        ops = _require_list(data["ops"], "ops", "op names")
-        cells = {
-            cell: tuple(
-                _node_from_json(node, f"{cell}[{n}]")
-                for n, node in enumerate(_require_list(data[cell], cell, "nodes"))
-            )
-            for cell in DARTS_CELLS
-        }
-        genotype = DartsGenotype(ops=ops, **cells)
-    else:
-        _require_keys(data, ("format_version", "space", "ops", "layers"), "")
-        ops = _require_list(data["ops"], "ops", "op names")
-        # Layers name ops of this list, so it is checked before they are looked up in it.
-        _check_proxyless_ops(ops)
-        layers = _require_list(data["layers"], "layers", "op names")
-        indices = []
-        for i, name in enumerate(layers):
-            if not isinstance(name, str) or name not in ops:
-                raise ValueError(f"layers[{i}]: unknown op {name!r}; known ops: {', '.join(ops)}")
-            indices.append(ops.index(name))
-        genotype = ProxylessGenotype(ops=ops, layers=indices)
-
+    genotype = search_space_base.get(space).genotype_from_dict(data)
     if expected_ops is not None and genotype.ops != tuple(expected_ops):
         raise ValueError(
             f"ops: expected {list(expected_ops)} (the op list the caller was built for), "
@@ -334,12 +319,42 @@ def _from_dict(data, expected_space, expected_ops):
     return genotype
 
 
+def darts_from_dict(data):
+    """Parses the fields `darts_to_dict` wrote into a `DartsGenotype`."""
+    _require_keys(data, ("format_version", "space", "ops", *DARTS_CELLS), "")
+    ops = _require_list(data["ops"], "ops", "op names")
+    cells = {
+        cell: tuple(
+            _node_from_json(node, f"{cell}[{n}]")
+            for n, node in enumerate(_require_list(data[cell], cell, "nodes"))
+        )
+        for cell in DARTS_CELLS
+    }
+    return DartsGenotype(ops=ops, **cells)
+
+
+def proxyless_from_dict(data):
+    """Parses the fields `proxyless_to_dict` wrote into a `ProxylessGenotype`."""
+    _require_keys(data, ("format_version", "space", "ops", "layers"), "")
+    ops = _require_list(data["ops"], "ops", "op names")
+    # Layers name ops of this list, so it is checked before they are looked up in it.
+    _check_proxyless_ops(ops)
+    layers = _require_list(data["layers"], "layers", "op names")
+    indices = []
+    for i, name in enumerate(layers):
+        if not isinstance(name, str) or name not in ops:
+            raise ValueError(f"layers[{i}]: unknown op {name!r}; known ops: {', '.join(ops)}")
+        indices.append(ops.index(name))
+    return ProxylessGenotype(ops=ops, layers=indices)
+
+
 def from_json(text, expected_space=None, expected_ops=None):
     """Parses and validates a genotype written by `to_json`.
 
     Args:
       text: JSON text.
-      expected_space: if given, "darts" or "proxyless"; a genotype of another space is rejected.
+      expected_space: if given, a registered space's name; a genotype of another space is
+        rejected.
       expected_ops: if given, the op names the caller's network was built for; a genotype over
         another op list (whose indices would mean other ops) is rejected.
 
@@ -382,7 +397,8 @@ def _published():
             "ops": data[f"{space}_ops"],
             **entry,
         }
-        for space in SPACES
+        for space in data
+        if f"{space}_ops" in data  # each space's entries come with its op list
         for name, entry in data[space].items()
     }
 

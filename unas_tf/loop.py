@@ -8,9 +8,9 @@
                      architectures, objective terms, the norm and estimated variance of the
                      architecture gradient), learning rates, selector entropies; each epoch
                      the argmax architecture's search-val loss and accuracy, heatmaps of the
-                     selector probabilities and a drawing of the cells (DARTS space) or a
-                     heatmap of the layer choices (ProxylessNAS space)
-  latency_measurements.json  (ProxylessNAS space) every latency measured: the random
+                     space's pictures (DARTS: selector heatmaps and a drawing of the
+                     cells; ProxylessNAS: a heatmap of the layer choices)
+  latency_measurements.json  (spaces that measure latency) every latency measured: the random
                      architectures the surrogate is fit to, the search's samples and argmax
                      architectures; a resumed search reads it instead of measuring again
   workers/           under several workers, the non-chief workers' checkpoints
@@ -19,9 +19,11 @@ Rerunning the same command on the same workdir resumes from the newest checkpoin
 restores (`checkpoints.restore_latest`). Under several workers only the chief writes
 config.json, genotype.json and summaries.
 
-`config.space` chooses the search space: "darts" (the default: factorized cells, UNAS Sec. 4)
-or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E), whose search may add the measured
-latency term lambda_lat(t) max(0, L_lat(z) - t_target) of App. E.1 (`config.latency`).
+`config.space` names the registered `search_spaces.base.SearchSpace` the loop asks for the
+supernet, the choices, genotypes and pictures: "darts" (the default: factorized cells, UNAS
+Sec. 4) or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E). In a space that measures
+latency the search may add the term lambda_lat(t) max(0, L_lat(z) - t_target) of App. E.1
+(`config.latency`).
 """
 
 import json
@@ -44,13 +46,12 @@ from unas_tf import (
     run_directory,
     runtime,
     strategies,
-    summaries,
     trainer,
 )
 from unas_tf.latency import measure, measuring_process
 from unas_tf.latency import objective as latency_objective
 from unas_tf.latency import surrogate as latency_surrogate
-from unas_tf.search_spaces import darts_supernet, proxyless
+from unas_tf.search_spaces import base as search_space_base
 
 RANDOM_ESTIMATOR = "random"  # uniform architectures: the paper's random-cell baseline
 REFERENCE_BATCH_SIZE = 64  # scale_lr multiplies learning rates by batch_size / this
@@ -62,7 +63,6 @@ PROGRESS_METRICS = (
     "sampled/val_accuracy",
     "latency/sampled_ms",
 )
-SPACES = ("darts", "proxyless")
 LATENCY_FILE = "latency_measurements.json"
 # Stream of the stateless seeds of the latency architectures, apart from the step's own.
 _LATENCY_SEED_STREAM = 1
@@ -86,7 +86,6 @@ def validate(config):
         ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
         ("layers", config.layers > 0, "a positive integer"),
         ("init_channels", config.init_channels > 0, "a positive integer"),
-        ("num_ops", 1 <= config.num_ops <= len(genotypes.DARTS_OPS), "1..7"),
         ("temperature", config.temperature > 0, "> 0"),
         ("gap_weight", config.gap_weight >= 0, ">= 0"),
         (
@@ -103,24 +102,19 @@ def validate(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
-    space = config.get("space", "darts")
-    if space not in SPACES:
-        raise ValueError(f"config.space: expected one of {list(SPACES)}, got {space!r}")
-    if space == "proxyless":
+    space = search_space_base.of_config(config)
+    space.validate_search(config)
+    if space.measures_latency:
         _validate_latency(config)
     # SearchSettings checks objective and sampling by name.
     _settings(config)
 
 
 def _validate_latency(config):
-    """Checks the ProxylessNAS-space keys: the width and the `latency` section."""
-    if not config.get("width_multiplier", 0) > 0:
-        raise ValueError(
-            f"config.width_multiplier: expected > 0, got {config.get('width_multiplier')!r}"
-        )
+    """Checks the `latency` section of a search in a space that measures latency."""
     if "latency" not in config:
         raise ValueError(
-            "config.latency: missing; a proxyless search needs a `latency` section (see "
+            "config.latency: missing; a latency-measuring search needs a `latency` section (see "
             "configs/search/proxyless_digits.py)"
         )
     latency = config.latency
@@ -194,13 +188,9 @@ def _check_replicas(config, strategy):
         )
 
 
-def _current_genotype(search_trainer, ops):
-    mode = {
-        key: value.numpy() for key, value in distributions.mode(search_trainer.logits()).items()
-    }
-    if ops == genotypes.PROXYLESS_OPS:
-        return genotypes.proxyless_from_indices(mode)
-    return genotypes.darts_from_indices(mode, ops)
+def _current_genotype(search_trainer, space, ops):
+    mode = distributions.mode(search_trainer.logits())
+    return space.genotype_from_indices({key: value.numpy() for key, value in mode.items()}, ops)
 
 
 def _latency_seed(seed, step):
@@ -229,7 +219,7 @@ class _LatencyRecord:
             with open(path) as file:
                 saved = json.load(file)
             for entry in saved["measurements"]:
-                genotype = genotypes.from_json(json.dumps(entry["genotype"]), "proxyless")
+                genotype = genotypes.from_json(json.dumps(entry["genotype"]))
                 meter.remember(genotype, measure.Measurement.from_dict(entry))
             self.loaded = len(saved["measurements"])
 
@@ -241,28 +231,6 @@ class _LatencyRecord:
             for genotype, measurement in self.meter.measurements()
         ]
         run_directory.write_json_atomically(self.path, {"measurements": entries})
-
-
-def _build_space(config, num_classes):
-    """(supernet, choice shapes, choice masks or None, op names) of `config.space`."""
-    if config.get("space", "darts") == "proxyless":
-        supernet = proxyless.ProxylessSupernet(
-            num_classes,
-            config.width_multiplier,
-            skip_dropout_rate=config.skip_dropout_rate,
-            seed=config.seed,
-        )
-        return (
-            supernet,
-            genotypes.proxyless_choice_shapes(),
-            {"layers": proxyless.choice_mask()},
-            genotypes.PROXYLESS_OPS,
-        )
-    ops = genotypes.DARTS_OPS[: config.num_ops]
-    supernet = darts_supernet.Supernet(
-        num_classes, config.init_channels, config.layers, ops, stem=config.stem
-    )
-    return supernet, genotypes.darts_choice_shapes(len(ops)), None, ops
 
 
 def _latency_setup(config, record):
@@ -330,15 +298,15 @@ def _search(config, workdir):
         search_start=config.warmup_epochs * steps_per_epoch,
         search=(config.epochs - config.warmup_epochs) * steps_per_epoch,
     )
-    space = config.get("space", "darts")
-    if space == "darts":  # a ProxylessNAS search may measure latency in this process
+    space = search_space_base.of_config(config)
+    if not space.measures_latency:  # else latency may be measured in this process
         runtime.skip_idle_graph_passes()
 
     if chief:
         run_directory.save_config(config, workdir)
 
     record = None
-    if space == "proxyless":
+    if space.measures_latency:
         meter = measuring_process.search_meter(config, search.num_classes)
         record = _LatencyRecord(meter, os.path.join(workdir, LATENCY_FILE), chief)
 
@@ -349,7 +317,8 @@ def _search(config, workdir):
             # Its own stream, so that evaluating leaves the search's batches unchanged.
             "eval_iterator": iter(search.val),
         }
-        search_trainer, ops, fit = _build_trainer(config, strategy, search, record, schedule)
+        search_trainer, fit = _build_trainer(config, space, strategy, search, record, schedule)
+    ops = space.ops(config)
     manager = _restore_or_start(config, workdir, strategy, search_trainer, iterators)
 
     steps = {
@@ -366,7 +335,7 @@ def _search(config, workdir):
         writer = tf.summary.create_noop_writer()
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
-        genotypes.save(_current_genotype(search_trainer, ops), genotype_path)
+        genotypes.save(_current_genotype(search_trainer, space, ops), genotype_path)
     if fit is not None and chief:
         with writer.as_default(step=int(search_trainer.step.numpy())):
             tf.summary.scalar("latency/surrogate_holdout_mae", fit.holdout_mae)
@@ -383,6 +352,7 @@ def _search(config, workdir):
             latency, measured = _latency_inputs(
                 objective,
                 search_trainer,
+                space,
                 record.meter,
                 config,
                 step,
@@ -416,7 +386,7 @@ def _search(config, workdir):
                 scores["loss"],
                 scores["accuracy"],
             )
-            genotype = _current_genotype(search_trainer, ops)
+            genotype = _current_genotype(search_trainer, space, ops)
             if record is not None:
                 scores["latency_ms"] = _end_of_epoch_latency(
                     config, record, objective, genotype, epoch
@@ -427,12 +397,9 @@ def _search(config, workdir):
                 with writer.as_default(step=step):
                     for name, value in scores.items():
                         tf.summary.scalar(f"argmax/val_{name}", value)
-                    if space == "proxyless":
-                        _write_layer_heatmap(search_trainer)
-                    else:
-                        _write_pictures(search_trainer.distribution, genotype, ops)
+                    space.epoch_summaries(search_trainer.logits(), genotype)
     writer.flush()
-    final = _current_genotype(search_trainer, ops)
+    final = _current_genotype(search_trainer, space, ops)
     if chief:
         genotypes.save(final, genotype_path)
     if record is not None:
@@ -453,15 +420,15 @@ class _Schedule(NamedTuple):
     search: int
 
 
-def _build_trainer(config, strategy, search, record, schedule):
+def _build_trainer(config, space, strategy, search, record, schedule):
     """The supernet, phi, estimators and optimizers, built, in a `SearchTrainer` (call in scope).
 
     Returns:
       (the `SearchTrainer`, the op names, the latency surrogate's `SurrogateFit` or None).
     """
     weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
-    supernet, choice_shapes, choice_masks, ops = _build_space(config, search.num_classes)
-    distribution = distributions.ArchitectureDistribution(choice_shapes)
+    supernet = space.build_supernet(config, search.num_classes)
+    distribution = distributions.ArchitectureDistribution(space.choice_shapes(config))
     objective = fit = None
     if record is not None and config.latency.weight > 0:
         surrogate, fit = _latency_setup(config, record)
@@ -490,10 +457,10 @@ def _build_trainer(config, strategy, search, record, schedule):
         _settings(config),
         config.seed,
         strategy,
-        choice_masks=choice_masks,
+        choice_masks=space.choice_masks(config),
         latency_objective=objective,
     )
-    return search_trainer, ops, fit
+    return search_trainer, fit
 
 
 def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
@@ -557,7 +524,9 @@ def _write_step_summaries(search_trainer, values):
         tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
 
 
-def _latency_inputs(objective, search_trainer, meter, config, step, search_start, search_steps):
+def _latency_inputs(
+    objective, search_trainer, space, meter, config, step, search_start, search_steps
+):
     """Draws and measures step `step`'s latency architecture, eagerly (UNAS App. E.1).
 
     Returns:
@@ -569,7 +538,9 @@ def _latency_inputs(objective, search_trainer, meter, config, step, search_start
         key: tf.argmax(value[0], axis=-1, output_type=tf.int32) for key, value in sample.items()
     }
     latency_ms = meter.measure(
-        genotypes.proxyless_from_indices({key: value.numpy() for key, value in indices.items()})
+        space.genotype_from_indices(
+            {key: value.numpy() for key, value in indices.items()}, space.ops(config)
+        )
     ).median_ms
     weight = latency_objective.annealed_weight(
         step, search_start, search_steps, config.latency.weight
@@ -612,18 +583,3 @@ def _evaluate(evaluate, iterator, num_batches):
         for name, value in evaluate(next(iterator)).items():
             totals[name] += float(value) / num_batches
     return totals
-
-
-def _write_layer_heatmap(search_trainer):
-    """TensorBoard image: the ProxylessNAS op probabilities, a row per layer, a column per op."""
-    probabilities = tf.nn.softmax(search_trainer.logits()["layers"])
-    tf.summary.image("layer_probabilities", probabilities[None, :, :, None])
-
-
-def _write_pictures(distribution, genotype, ops):
-    """TensorBoard images: the selector probabilities and the cells of the argmax genotype."""
-    probabilities = {
-        key: tf.nn.softmax(logits).numpy() for key, logits in distribution.logits.items()
-    }
-    tf.summary.image("selector_probabilities", summaries.selector_heatmap(probabilities, ops))
-    tf.summary.image("cells", summaries.cells_image(genotype))

@@ -38,7 +38,7 @@ from unas_tf import (
     run_directory,
     strategies,
 )
-from unas_tf.search_spaces import darts_networks
+from unas_tf.search_spaces import base as search_space_base
 
 TOP_K = 5  # metrics.json reports top-1 and top-5 accuracy
 METRICS_FILE = "metrics.json"
@@ -226,11 +226,6 @@ def validate(config):
     """
     checks = [
         ("dataset", config.dataset in data.KNOWN_DATASETS, f"one of {list(data.KNOWN_DATASETS)}"),
-        (
-            "network",
-            config.network in eval_networks.BUILDERS,
-            f"one of {list(eval_networks.BUILDERS)}",
-        ),
         ("batch_size", config.batch_size > 0, "a positive integer"),
         ("epochs", config.epochs > 0, "a positive integer"),
         ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
@@ -254,6 +249,7 @@ def validate(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
+    search_space_base.for_network(config.network)  # names config.network if unknown
     if config.cutout and config.dataset == "imagenet2012":
         raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
     _config_genotype(config)  # before the data set is looked for, which may take long or fail
@@ -371,6 +367,7 @@ def _train(config, workdir, max_steps):
     total_steps = config.epochs * steps_per_epoch
     peak_lr = config.lr * config.batch_size / config.lr_reference_batch_size
 
+    space = search_space_base.for_network(config.network)
     with strategy.scope():
         genotype, model = build_model(config)
         optimizer = keras.optimizers.SGD(
@@ -415,7 +412,7 @@ def _train(config, workdir, max_steps):
     while (step := int(trainer.step.numpy())) < stop:
         if step // steps_per_epoch != epoch:
             epoch = step // steps_per_epoch
-            darts_networks.set_drop_path_rate(
+            space.set_drop_path_rate(
                 model, drop_path_rate(config.drop_path_rate, epoch, config.epochs)
             )
         metrics = train_step(next(train_iterator))

@@ -15,7 +15,8 @@ and MobileNetV2 do (`make_divisible`).
 
 `proxyless_network` builds the plain Keras model of a genotype (removed layers are absent);
 `ProxylessSupernet` holds every candidate of every layer under the same layer names, so copying
-weights between the two is a loop over names (`copy_supernet_weights`).
+weights between the two is a loop over names (`copy_supernet_weights`). `ProxylessSpace` is the
+space as the search, retraining and launchers see it.
 """
 
 import re
@@ -26,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from unas_tf import genotypes
-from unas_tf.search_spaces import ops
+from unas_tf.search_spaces import base, ops
 
 # The ProxylessNAS-GPU backbone (published.json, key `proxyless_network`).
 STEM_CHANNELS = 40
@@ -578,3 +579,77 @@ def copy_supernet_weights(supernet, child, genotype):
     for source, target in pairs:
         for source_weight, target_weight in zip(source.weights, target.weights, strict=True):
             target_weight.assign(source_weight)
+
+
+@base.register
+class ProxylessSpace(base.SearchSpace):
+    """21 MBConv layers with 7 choices each (UNAS Sec. 5, App. E), searched with latency."""
+
+    name = genotypes.ProxylessGenotype.space
+    networks = ("proxyless",)
+    measures_latency = True
+
+    def validate_search(self, config):
+        if not config.get("width_multiplier", 0) > 0:
+            raise ValueError(
+                f"config.width_multiplier: expected > 0, got {config.get('width_multiplier')!r}"
+            )
+
+    def ops(self, config):
+        return genotypes.PROXYLESS_OPS
+
+    def choice_shapes(self, config):
+        return genotypes.proxyless_choice_shapes()
+
+    def choice_masks(self, config):
+        return {"layers": choice_mask()}
+
+    def build_supernet(self, config, num_classes):
+        return ProxylessSupernet(
+            num_classes,
+            config.width_multiplier,
+            skip_dropout_rate=config.skip_dropout_rate,
+            seed=config.seed,
+        )
+
+    def genotype_from_indices(self, indices, ops):
+        return genotypes.proxyless_from_indices(indices)
+
+    def epoch_summaries(self, logits, genotype):
+        """The op probabilities as an image: a row per layer, a column per op."""
+        probabilities = tf.nn.softmax(logits["layers"])
+        tf.summary.image("layer_probabilities", probabilities[None, :, :, None])
+
+    def describe(self, genotype):
+        return ["  layers: " + ", ".join(genotype.ops[op] for op in genotype.layers)]
+
+    def genotype_to_dict(self, genotype):
+        return genotypes.proxyless_to_dict(genotype)
+
+    def genotype_from_dict(self, data):
+        return genotypes.proxyless_from_dict(data)
+
+    def random_genotype(self, seed, config):
+        return genotypes.random_proxyless(seed)
+
+    def build_network(self, genotype, config):
+        return proxyless_network(
+            genotype,
+            num_classes=config.num_classes,
+            width_multiplier=config.get("width_multiplier", 1.0),
+            image_size=config.image_size,
+            dropout_rate=config.get("dropout_rate", 0.0),
+        )
+
+    def network_report(self, model, genotype, config):
+        """The width and each searchable layer's op and output shape (a skipped one keeps its
+        input's shape)."""
+        rows, shape = [], list(model.get_layer("stem_mbconv").output.shape[1:])
+        for index, op in enumerate(genotype.layers, start=1):
+            if op != ZERO_INDEX:
+                shape = list(model.get_layer(layer_name(index)).output.shape[1:])
+            rows.append({"index": index, "op": genotype.ops[op], "output_shape": shape})
+        return {
+            "width_multiplier": config.get("width_multiplier", 1.0),
+            "searchable_layers": rows,
+        }

@@ -1,0 +1,162 @@
+"""What a search space decides, as one object, and the registry that finds it by name.
+
+The search loop, retraining, export, genotype files and launchers ask the space object (found
+by `config.space`, a genotype file's "space" field or an eval config's `network`) and never
+compare its name. A new space is one module: a `SearchSpace` subclass, registered with
+`register`, whose genotypes are frozen dataclasses with a `space` class attribute holding its
+name and an `ops` tuple of op names.
+"""
+
+import abc
+import importlib
+from typing import ClassVar
+
+# The modules of the spaces that come with the library, imported on the first look-up so that
+# importing this module (as genotypes.py does) imports no network code.
+_BUILT_IN = ("unas_tf.search_spaces.darts", "unas_tf.search_spaces.proxyless")
+_REGISTRY = {}
+
+
+class SearchSpace(abc.ABC):
+    """A search space: its choices, supernet, genotypes, evaluation networks and pictures.
+
+    Subclasses set `name` (the config's `space` and the genotype files' "space" field) and
+    `networks` (the eval-config `network` kinds its genotypes build).
+    """
+
+    name: ClassVar[str]
+    networks: ClassVar[tuple[str, ...]]
+    # Whether searches in this space may add the measured-latency term (`config.latency`).
+    measures_latency: ClassVar[bool] = False
+
+    # --- the search ---------------------------------------------------------------------------
+
+    def validate_search(self, config):
+        """Raises a ValueError naming the key for a search setting this space cannot take."""
+        del config
+
+    @abc.abstractmethod
+    def ops(self, config):
+        """The op names a search of `config` chooses from (their order fixes op indices)."""
+
+    @abc.abstractmethod
+    def choice_shapes(self, config):
+        """{group: shape [..., K]} of the architecture distribution's categoricals."""
+
+    def choice_masks(self, config):
+        """{group: bool array of the group's shape} of allowed choices, or None for all."""
+        del config
+        return None
+
+    @abc.abstractmethod
+    def build_supernet(self, config, num_classes):
+        """The supernet layer: `supernet(images, samples, training=...)` -> logits."""
+
+    @abc.abstractmethod
+    def genotype_from_indices(self, indices, ops):
+        """The genotype of one chosen index per selector ({group: int array [...]})."""
+
+    def epoch_summaries(self, logits, genotype):
+        """Writes this space's TensorBoard pictures of phi and the argmax genotype (default)."""
+        del logits, genotype
+
+    @abc.abstractmethod
+    def describe(self, genotype):
+        """Lines that show `genotype` to a user after a search."""
+
+    # --- genotype files -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def genotype_to_dict(self, genotype):
+        """The JSON-ready fields of `genotype` besides "format_version" and "space"."""
+
+    @abc.abstractmethod
+    def genotype_from_dict(self, data):
+        """Parses the fields `genotype_to_dict` wrote (with "format_version" and "space").
+
+        Raises:
+          ValueError: a bad field; the message starts with its JSON path.
+        """
+
+    @abc.abstractmethod
+    def random_genotype(self, seed, config):
+        """A uniformly random genotype (the paper's random baseline) for an eval config."""
+
+    # --- evaluation networks ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def build_network(self, genotype, config):
+        """The evaluation network of `config.network`: images -> {"logits"[, "aux_logits"]}."""
+
+    def set_drop_path_rate(self, model, rate):
+        """Sets the network's drop-path probability, which retraining ramps per epoch."""
+        del model, rate
+
+    def network_report(self, model, genotype, config):
+        """{key: JSON value} that `launch.inspect` adds about a network's structure."""
+        del model, genotype, config
+        return {}
+
+    def draw(self, genotype, path):
+        """Draws `genotype` to a PNG at `path`.
+
+        Raises:
+          ValueError: this space has no drawing.
+        """
+        del genotype, path
+        raise ValueError(f"drawing is not supported in the {self.name} space")
+
+
+def register(space_class):
+    """Class decorator: registers an instance of a `SearchSpace` subclass under its name."""
+    if space_class.name in _REGISTRY:
+        raise ValueError(f"search space {space_class.name!r} is registered already")
+    _REGISTRY[space_class.name] = space_class()
+    return space_class
+
+
+def unregister(name):
+    """Removes a registered space (for tests that define their own)."""
+    _REGISTRY.pop(name, None)
+
+
+def _load_built_in():
+    for module in _BUILT_IN:
+        importlib.import_module(module)
+
+
+def names():
+    """The names of the registered spaces, sorted."""
+    _load_built_in()
+    return tuple(sorted(_REGISTRY))
+
+
+def get(name, what="config.space"):
+    """The registered space called `name`.
+
+    Raises:
+      ValueError: no such space; the message starts with `what`.
+    """
+    _load_built_in()
+    if name not in _REGISTRY:
+        raise ValueError(f"{what}: unknown search space {name!r}; known: {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def for_network(network):
+    """The space whose genotypes build eval networks of kind `network`.
+
+    Raises:
+      ValueError: no space builds it; the message names config.network.
+    """
+    _load_built_in()
+    for space in _REGISTRY.values():
+        if network in space.networks:
+            return space
+    known = sorted(kind for space in _REGISTRY.values() for kind in space.networks)
+    raise ValueError(f"config.network: unknown {network!r}; expected one of {known}")
+
+
+def of_config(config):
+    """The space of a search config (`config.space`; DARTS presets leave it out)."""
+    return get(config.get("space", "darts"))

@@ -1,0 +1,97 @@
+"""The DARTS cell space with UNAS's factorized cells (UNAS Sec. 4), as a `SearchSpace`.
+
+Each cell node picks two inputs and two ops with four independent selectors; the networks are
+in `darts_networks`, the supernet in `darts_supernet`, the genotype type in `genotypes`.
+"""
+
+import tensorflow as tf
+
+from unas_tf import genotypes, summaries
+from unas_tf.search_spaces import base, darts_networks, darts_supernet
+
+
+@base.register
+class DartsSpace(base.SearchSpace):
+    """Normal and reduction cells of 4 nodes over a prefix of `genotypes.DARTS_OPS`."""
+
+    name = genotypes.DartsGenotype.space
+    networks = ("cifar", "imagenet")
+    _BUILDERS = {"cifar": darts_networks.cifar_network, "imagenet": darts_networks.imagenet_network}
+
+    def validate_search(self, config):
+        if not 1 <= config.num_ops <= len(genotypes.DARTS_OPS):
+            raise ValueError(
+                f"config.num_ops: expected 1..{len(genotypes.DARTS_OPS)}, got {config.num_ops!r}"
+            )
+
+    def ops(self, config):
+        return genotypes.DARTS_OPS[: config.num_ops]
+
+    def choice_shapes(self, config):
+        return genotypes.darts_choice_shapes(config.num_ops)
+
+    def build_supernet(self, config, num_classes):
+        return darts_supernet.Supernet(
+            num_classes, config.init_channels, config.layers, self.ops(config), stem=config.stem
+        )
+
+    def genotype_from_indices(self, indices, ops):
+        return genotypes.darts_from_indices(indices, ops)
+
+    def epoch_summaries(self, logits, genotype):
+        probabilities = {key: tf.nn.softmax(value).numpy() for key, value in logits.items()}
+        heatmap = summaries.selector_heatmap(probabilities, genotype.ops)
+        tf.summary.image("selector_probabilities", heatmap)
+        tf.summary.image("cells", summaries.cells_image(genotype))
+
+    def describe(self, genotype):
+        lines = []
+        for cell in genotypes.DARTS_CELLS:
+            described = ", ".join(
+                f"[{a}:{genotype.ops[i]} + {b}:{genotype.ops[j]}]"
+                for (a, b), (i, j) in ((node.inputs, node.ops) for node in getattr(genotype, cell))
+            )
+            lines.append(f"  {cell}: {described}")
+        return lines
+
+    def genotype_to_dict(self, genotype):
+        return genotypes.darts_to_dict(genotype)
+
+    def genotype_from_dict(self, data):
+        return genotypes.darts_from_dict(data)
+
+    def random_genotype(self, seed, config):
+        """A random cell pair over the first `config.random_ops` ops (all when unset)."""
+        num_ops = config.get("random_ops")
+        ops = genotypes.DARTS_OPS[:num_ops] if num_ops else genotypes.DARTS_OPS
+        return genotypes.random_darts(seed, ops)
+
+    def build_network(self, genotype, config):
+        return self._BUILDERS[config.network](
+            genotype,
+            num_classes=config.num_classes,
+            init_channels=config.init_channels,
+            layers=config.layers,
+            auxiliary=config.auxiliary,
+            drop_path_rate=config.get("drop_path_rate", 0.0),
+            image_size=config.image_size,
+        )
+
+    def set_drop_path_rate(self, model, rate):
+        darts_networks.set_drop_path_rate(model, rate)
+
+    def network_report(self, model, genotype, config):
+        cells = [layer for layer in model.layers if isinstance(layer, darts_networks.Cell)]
+        return {
+            "cells": [
+                {
+                    "index": index,
+                    "type": "reduce" if cell.reduction else "normal",
+                    "output_shape": list(cell.output.shape[1:]),
+                }
+                for index, cell in enumerate(cells)
+            ]
+        }
+
+    def draw(self, genotype, path):
+        genotypes.draw_darts(genotype, path)

@@ -92,3 +92,18 @@ def test_architecture_distribution_holds_zero_logit_variables():
 def test_architecture_distribution_rejects_a_shape_without_choices():
     with pytest.raises(ValueError, match=r"choice_shapes\['bad'\]"):
         distributions.ArchitectureDistribution({"bad": (3, 0)})
+
+
+def test_masked_choices_are_never_sampled_nor_the_mode_and_carry_no_probability():
+    mask = np.array([[True, False, True], [False, True, True]])
+    dist = distributions.ArchitectureDistribution({"layers": (2, 3)}, {"layers": mask})
+    dist.logits["layers"].assign([[0.0, 5.0, 1.0], [9.0, 0.0, 0.0]])  # masked ones largest
+    z = dist.sample(500, seed=3)["layers"].numpy()
+    assert not (z * ~mask).any()
+    np.testing.assert_array_equal(dist.mode()["layers"], [2, 1])
+    relaxed = dist.relaxed_sample(200, seed=4)["layers"].numpy()
+    assert (relaxed * ~mask).max() < 1e-3
+    probabilities = np.exp(dist.log_prob({"layers": np.eye(3, dtype=np.float32)[[[1, 0]]]}))
+    assert float(probabilities[0]) < 1e-6  # a masked choice
+    with pytest.raises(ValueError, match="masks for \\['other'\\]"):
+        distributions.ArchitectureDistribution({"layers": (2, 3)}, {"other": mask})

@@ -250,6 +250,26 @@ class BadInputTest(parameterized.TestCase):
 
 
 def test_known_names():
-    assert estimators.known_names() == ["gumbel_softmax", "rebar", "reinforce", "relax"]
+    assert estimators.known_names() == ["gumbel_softmax", "random", "rebar", "reinforce", "relax"]
     with pytest.raises(ValueError, match="momentum"):
         estimators.create("reinforce", momentum=1.0)
+
+
+def test_the_random_baseline_is_an_estimator_that_never_moves_phi():
+    estimator = estimators.create_for_search("random", temperature=0.4)
+    assert not estimator.updates_architecture
+    grads = estimators.estimate_gradient("random", LOGITS, QUADRATIC, num_samples=4, seed=0)
+    np.testing.assert_array_equal(grads, np.zeros([4, *LOGITS.shape]))
+    assert estimators.create_for_search("rebar", temperature=0.4).updates_architecture
+
+
+def test_estimator_state_checkpoints_with_the_estimator(tmp_path):
+    estimator = estimators.create_for_search("reinforce", temperature=0.4)
+    assert estimator.uses_moving_average  # a search's REINFORCE baseline is a moving average
+    estimator.update(tf.constant(2.0))
+    estimator.update(tf.constant(4.0))
+    path = tf.train.Checkpoint(estimator=estimator).write(str(tmp_path / "ckpt"))
+    restored = estimators.create_for_search("reinforce", temperature=0.4)
+    tf.train.Checkpoint(estimator=restored).read(path).assert_existing_objects_matched()
+    assert float(restored.baseline.numpy()) == pytest.approx(0.9 * 2.0 + 0.1 * 4.0)
+    assert bool(restored.baseline_initialized.numpy())

@@ -15,6 +15,7 @@ import tensorflow as tf
 from unas_tf import distributions, estimators, genotypes, loop, trainer
 from unas_tf.latency import measure
 from unas_tf.latency import objective as latency_objective
+from unas_tf.search_spaces import base as search_space_base
 from unas_tf.search_spaces import proxyless
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -175,7 +176,9 @@ def _batch(seed):
 
 
 def test_the_step_uses_the_architecture_the_loop_measured():
-    distribution = distributions.ArchitectureDistribution(genotypes.proxyless_choice_shapes())
+    distribution = distributions.ArchitectureDistribution(
+        genotypes.proxyless_choice_shapes(), {"layers": proxyless.choice_mask()}
+    )
     distribution.logits["layers"].assign(tf.random.stateless_normal([21, 7], seed=[5, 6]))
     supernet = _FakeSupernet(name="fake_supernet")
     supernet(_batch(0)["image"], distribution.sample(1, seed=0))
@@ -190,7 +193,6 @@ def test_the_step_uses_the_architecture_the_loop_measured():
         keras.optimizers.Adam(1e-1),
         trainer.SearchSettings(global_batch_size=4, sampling="per_batch"),
         seed=0,
-        choice_masks={"layers": proxyless.choice_mask()},
         latency_objective=objective,
     )
     step = tf.function(lambda a, b, latency: search.train_step(a, b, True, latency))
@@ -198,7 +200,9 @@ def test_the_step_uses_the_architecture_the_loop_measured():
     config = ml_collections.ConfigDict({"seed": 0, "latency": {"weight": 0.1}})
 
     for i in range(3):
-        latency, logged = loop._latency_inputs(objective, search, meter, config, i, 0, 3)
+        latency, logged = loop._latency_inputs(
+            objective, search, search_space_base.get("proxyless"), meter, config, i, 0, 3
+        )
         measured = meter.measured[-1]
         assert list(latency["indices"]["layers"].numpy()) == list(measured.layers)
         assert logged["latency/sampled_ms"] == sum(op != 0 for op in measured.layers)
@@ -214,7 +218,9 @@ def test_the_step_uses_the_architecture_the_loop_measured():
         )
 
     # Another architecture than the one the seed draws is refused.
-    latency, _ = loop._latency_inputs(objective, search, meter, config, 3, 0, 3)
+    latency, _ = loop._latency_inputs(
+        objective, search, search_space_base.get("proxyless"), meter, config, 3, 0, 3
+    )
     wrong = dict(latency, indices={"layers": (latency["indices"]["layers"] + 1) % 7})
     with pytest.raises(tf.errors.InvalidArgumentError, match="another latency architecture"):
         step(_batch(8), _batch(9), wrong)

@@ -220,19 +220,30 @@ def mode(logits):
 class ArchitectureDistribution(tf.Module):
     """Independent categoricals over an architecture's selectors, with `tf.Variable` logits phi.
 
-    Logits start at zero: every architecture equally likely.
+    Logits start at zero: every valid architecture equally likely. Choices a mask rules out
+    (ProxylessNAS's 'mic_zero' on channel-changing layers) are never sampled, never the mode and
+    carry no probability: every method works on `masked_logits()`.
 
     Args:
       choice_shapes: mapping from a selector group's name to its shape [..., K]; each group
         holds selectors that share a number of choices K.
+      masks: optional mapping from a group to a bool array of its shape, True where a choice is
+        valid (`masked_logits`); groups without one allow every choice.
       name: module name.
 
     Raises:
-      ValueError: a group's shape has no choice axis or an empty one.
+      ValueError: a group's shape has no choice axis or an empty one, or a mask names no group.
     """
 
-    def __init__(self, choice_shapes, name=None):
+    def __init__(self, choice_shapes, masks=None, name=None):
         super().__init__(name=name)
+        unknown = sorted(set(masks or {}) - set(choice_shapes))
+        if unknown:
+            raise ValueError(
+                "Invalid value received for argument `masks`. Expected groups of "
+                f"`choice_shapes`. Received: masks for {unknown}"
+            )
+        self._masks = dict(masks or {})
         for group, shape in choice_shapes.items():
             if len(shape) < 1 or shape[-1] < 1:
                 raise ValueError(
@@ -244,26 +255,33 @@ class ArchitectureDistribution(tf.Module):
             for group, shape in choice_shapes.items()
         }
 
+    def masked_logits(self):
+        """phi as a plain dict (what tf.functions take), its invalid choices masked."""
+        return {
+            group: masked_logits(value, self._masks[group]) if group in self._masks else value
+            for group, value in self.logits.items()
+        }
+
     def sample(self, num_samples, seed=None):
         """Returns one-hot architectures z, nest of [num_samples, ..., K]."""
-        return sample_discrete(self.logits, seed, sample_shape=[num_samples])
+        return sample_discrete(self.masked_logits(), seed, sample_shape=[num_samples])
 
     def relaxed_sample(self, num_samples, temperature=DEFAULT_TEMPERATURE, seed=None):
         """Returns relaxed architectures zeta, nest of [num_samples, ..., K]."""
-        return sample_relaxed(self.logits, temperature, seed, sample_shape=[num_samples])
+        return sample_relaxed(self.masked_logits(), temperature, seed, sample_shape=[num_samples])
 
     def coupled_sample(self, num_samples, temperature=DEFAULT_TEMPERATURE, seed=None):
         """Returns a `CoupledSample` of [num_samples, ..., K] nests."""
-        return sample_coupled(self.logits, temperature, seed, sample_shape=[num_samples])
+        return sample_coupled(self.masked_logits(), temperature, seed, sample_shape=[num_samples])
 
     def log_prob(self, discrete):
         """Returns log p_phi(z), shape [S]."""
-        return log_prob(self.logits, discrete)
+        return log_prob(self.masked_logits(), discrete)
 
     def entropy(self):
         """Returns per-selector entropies, a nest of [...] tensors."""
-        return entropy(self.logits)
+        return entropy(self.masked_logits())
 
     def mode(self):
         """Returns the argmax choice per selector (no post-search pruning: UNAS Sec. 4.1)."""
-        return mode(self.logits)
+        return mode(self.masked_logits())

@@ -53,7 +53,6 @@ from unas_tf.latency import objective as latency_objective
 from unas_tf.latency import surrogate as latency_surrogate
 from unas_tf.search_spaces import base as search_space_base
 
-RANDOM_ESTIMATOR = "random"  # uniform architectures: the paper's random-cell baseline
 REFERENCE_BATCH_SIZE = 64  # scale_lr multiplies learning rates by batch_size / this
 # The metrics of the progress line; TensorBoard receives every metric of the step.
 PROGRESS_METRICS = (
@@ -78,7 +77,7 @@ def validate(config):
     Raises:
       ValueError: a key with an impossible value.
     """
-    known = (*estimators.known_names(), RANDOM_ESTIMATOR)
+    known = estimators.known_names()
     checks = [
         ("batch_size", config.batch_size > 0, "a positive integer"),
         ("epochs", config.epochs > 0, "a positive integer"),
@@ -345,7 +344,7 @@ def _search(config, workdir):
     progress = _Progress(int(search_trainer.step.numpy()), time.perf_counter(), schedule.total)
     while (step := int(search_trainer.step.numpy())) < schedule.total:
         epoch = step // steps_per_epoch
-        searching = epoch >= config.warmup_epochs and search_trainer.estimator is not None
+        searching = epoch >= config.warmup_epochs and search_trainer.estimator.updates_architecture
         train, val = next(iterators["train_iterator"]), next(iterators["val_iterator"])
         measured = {}
         if searching and objective is not None:
@@ -428,19 +427,16 @@ def _build_trainer(config, space, strategy, search, record, schedule):
     """
     weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
     supernet = space.build_supernet(config, search.num_classes)
-    distribution = distributions.ArchitectureDistribution(space.choice_shapes(config))
+    distribution = distributions.ArchitectureDistribution(
+        space.choice_shapes(config), space.choice_masks(config)
+    )
     objective = fit = None
     if record is not None and config.latency.weight > 0:
         surrogate, fit = _latency_setup(config, record)
         objective = latency_objective.LatencyObjective(
             surrogate, config.latency.target_ms, config.latency.estimator, config.temperature
         )
-    estimator = None
-    if config.estimator != RANDOM_ESTIMATOR:
-        kwargs = {"temperature": config.temperature}
-        if config.estimator == "reinforce":
-            kwargs["baseline"] = "ema"
-        estimator = estimators.create(config.estimator, **kwargs)
+    estimator = estimators.create_for_search(config.estimator, config.temperature)
     # Weight decay is L2 in the gradient, added by the trainer (see unas_tf/trainer.py).
     weight_optimizer = keras.optimizers.Adam(_cosine(weight_lr, weight_lr_final, schedule.total))
     arch_optimizer = keras.optimizers.Adam(_cosine(arch_lr, arch_lr_final, schedule.search))
@@ -457,7 +453,6 @@ def _build_trainer(config, space, strategy, search, record, schedule):
         _settings(config),
         config.seed,
         strategy,
-        choice_masks=space.choice_masks(config),
         latency_objective=objective,
     )
     return search_trainer, fit
@@ -465,9 +460,6 @@ def _build_trainer(config, space, strategy, search, record, schedule):
 
 def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
     """The search's checkpoint manager, after restoring its latest checkpoint if there is one."""
-    estimator_state = [
-        v for v in vars(search_trainer.estimator or object()).values() if isinstance(v, tf.Variable)
-    ]
     latency_state = {}
     objective = search_trainer.latency_objective
     if objective is not None:
@@ -486,7 +478,7 @@ def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
         weight_optimizer=search_trainer.weight_optimizer,
         arch_optimizer=search_trainer.arch_optimizer,
         step=search_trainer.step,
-        estimator_state=estimator_state,
+        estimator=search_trainer.estimator,
     )
     return checkpoints.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
 
@@ -520,7 +512,7 @@ def _write_step_summaries(search_trainer, values):
         tf.summary.scalar(name, value)
     tf.summary.scalar("lr/weights", search_trainer.weight_optimizer.learning_rate)
     tf.summary.scalar("lr/architecture", search_trainer.arch_optimizer.learning_rate)
-    for group, entropy in distributions.entropy(search_trainer.distribution.logits).items():
+    for group, entropy in search_trainer.distribution.entropy().items():
         tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
 
 

@@ -84,17 +84,15 @@ class SearchTrainer(tf.Module):
     Args:
       supernet: maps (images, sample, training) to logits (`darts_supernet.Supernet`).
       distribution: the `ArchitectureDistribution` whose logits phi are searched.
-      estimator: a `GradientEstimator`, or None for the random-architecture baseline (weights
-        train on uniformly random architectures; phi never moves).
+      estimator: a `GradientEstimator`; one whose `updates_architecture` is False (the
+        random-architecture baseline) leaves phi where it is: weights train on uniformly random
+        architectures.
       weight_optimizer: Keras optimizer of the supernet's weights w.
       arch_optimizer: Keras optimizer of phi.
       settings: `SearchSettings`.
       seed: int; with the step counter and the replica id it seeds every sample, so that a
         resumed search draws the samples an uninterrupted one would.
       strategy: the `tf.distribute` strategy the modules were built under.
-      choice_masks: optional mapping from a selector group of `distribution` to a bool array
-        [..., K], True where a choice is valid (`proxyless.choice_mask()`); masked choices are
-        never sampled nor the argmax (`distributions.masked_logits`). None: all are valid.
       latency_objective: optional `latency.objective.LatencyObjective`; then architecture steps
         take a `latency` argument and add its term (UNAS App. E.1).
     """
@@ -109,7 +107,6 @@ class SearchTrainer(tf.Module):
         settings,
         seed,
         strategy=None,
-        choice_masks=None,
         latency_objective=None,
     ):
         super().__init__(name="search_trainer")
@@ -121,7 +118,6 @@ class SearchTrainer(tf.Module):
         self.settings = settings
         self.seed = seed
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.choice_masks = choice_masks
         self.latency_objective = latency_objective
         with self.strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -166,15 +162,7 @@ class SearchTrainer(tf.Module):
 
     def logits(self):
         """phi as a plain dict (tf.function arguments), its invalid choices masked."""
-        logits = dict(self.distribution.logits)
-        if self.choice_masks is None:
-            return logits
-        return {
-            key: distributions.masked_logits(value, self.choice_masks[key])
-            if key in self.choice_masks
-            else value
-            for key, value in logits.items()
-        }
+        return self.distribution.masked_logits()
 
     def latency_logits(self):
         """The masked logits of the step's one latency architecture: [1, ..., K] leaves."""
@@ -326,12 +314,8 @@ class SearchTrainer(tf.Module):
         """
         weight_seed = self._step_seeds(replica_id)[1]
         num_samples = self._num_samples(train["image"].shape[0])
-        if self.estimator is None:
-            logits = {key: tf.zeros_like(value) for key, value in self.distribution.logits.items()}
-        else:
-            logits = self.logits()
         relaxed = distributions.sample_relaxed(
-            logits, self.settings.temperature, weight_seed, sample_shape=[num_samples]
+            self.logits(), self.settings.temperature, weight_seed, sample_shape=[num_samples]
         )
         with tf.GradientTape() as tape:
             logits_out = self._dense_forward(train["image"], relaxed)
@@ -356,7 +340,7 @@ class SearchTrainer(tf.Module):
         replica_id = context.replica_id_in_sync_group
         metrics = {}
         replicas = context.num_replicas_in_sync
-        if update_architecture and self.estimator is not None:
+        if update_architecture and self.estimator.updates_architecture:
             gradients, measured = self.architecture_gradients(train, val, replica_id, latency)
             variables = [self.distribution.logits[key] for key in sorted(self.distribution.logits)]
             # The optimizer sums the replicas' gradients: each adds its share of the L2 term.

@@ -1,7 +1,7 @@
 """What every gradient estimator of d/dphi E_{p_phi(z)}[L(z)] provides."""
 
 import abc
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import tensorflow as tf
 
@@ -24,18 +24,25 @@ class EstimatorOutput(NamedTuple):
     sample: Any
 
 
-class GradientEstimator(abc.ABC):
+class GradientEstimator(tf.Module, abc.ABC):
     """A single-sample estimator, vectorised over a leading sample axis.
 
-    Subclasses set `name` (the string that selects them) and implement `surrogate_loss`.
+    Subclasses set `name` (the string that selects them) and implement `surrogate_loss`. An
+    estimator is a `tf.Module`: its state (REINFORCE's moving-average baseline) is its
+    variables, which a `tf.train.Checkpoint` holding the estimator saves and restores.
 
     Args:
       temperature: temperature of the Gumbel-softmax relaxation (UNAS uses 0.4).
     """
 
-    name: str
+    name: ClassVar[str]
+    # False for a baseline that never moves phi: a search then skips the architecture step.
+    updates_architecture: ClassVar[bool] = True
+    # Constructor arguments a search adds to the temperature (`estimate.create_for_search`).
+    search_defaults: ClassVar[dict] = {}
 
     def __init__(self, temperature=distributions.DEFAULT_TEMPERATURE):
+        super().__init__(name=self.name)
         if temperature <= 0:
             raise ValueError(
                 "Invalid value received for argument `temperature`. Expected a positive "

@@ -3,11 +3,17 @@
 import tensorflow as tf
 
 from unas_tf import distributions
-from unas_tf.estimators import gumbel_softmax, rebar, reinforce, relax
+from unas_tf.estimators import gumbel_softmax, random_architectures, rebar, reinforce, relax
 
 _REGISTRY = {
     cls.name: cls
-    for cls in (reinforce.Reinforce, gumbel_softmax.GumbelSoftmax, rebar.Rebar, relax.Relax)
+    for cls in (
+        reinforce.Reinforce,
+        gumbel_softmax.GumbelSoftmax,
+        rebar.Rebar,
+        relax.Relax,
+        random_architectures.RandomArchitectures,
+    )
 }
 
 
@@ -22,12 +28,26 @@ def create(name, **kwargs):
     Raises:
       ValueError: `name` is not a known estimator.
     """
+    return _lookup(name)(**kwargs)
+
+
+def create_for_search(name, temperature):
+    """The estimator a search uses: `create` with the class's `search_defaults`.
+
+    Raises:
+      ValueError: `name` is not a known estimator.
+    """
+    cls = _lookup(name)
+    return cls(temperature=temperature, **cls.search_defaults)
+
+
+def _lookup(name):
     if name not in _REGISTRY:
         raise ValueError(
             f"Invalid value received for argument `estimator`. Expected one of {known_names()}. "
             f"Received: estimator={name!r}"
         )
-    return _REGISTRY[name](**kwargs)
+    return _REGISTRY[name]
 
 
 def _checked(fn, argument, num_samples, dtype):
@@ -64,7 +84,8 @@ def estimate_gradient(
     Works eagerly, inside `tf.function`, and in a replica context of a `tf.distribute` strategy.
 
     Args:
-      estimator: one of `known_names()`: "reinforce", "gumbel_softmax", "rebar", "relax".
+      estimator: one of `known_names()`: "reinforce", "gumbel_softmax", "rebar", "relax", or
+        "random" (the baseline that never moves phi: zero estimates).
       logits: [..., K] logits of independent categoricals.
       loss_fn: maps samples [num_samples, ..., K] to losses [num_samples]. It receives one-hot
         samples, except for gumbel_softmax and for the relaxed evaluation of rebar, which need

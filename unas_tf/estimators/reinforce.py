@@ -21,6 +21,8 @@ class Reinforce(base.GradientEstimator):
     """
 
     name = "reinforce"
+    # In a search, b is the moving average of past losses, as in the released code.
+    search_defaults = {"baseline": EMA}
 
     def __init__(self, baseline=0.0, momentum=0.9, **kwargs):
         super().__init__(**kwargs)

@@ -10,7 +10,7 @@ checkpoints/ and tensorboard/ into the workdir.
 from absl import app, flags
 
 from launch import common
-from unas_tf import loop
+from unas_tf import loop, runs
 from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
@@ -25,7 +25,7 @@ def main(argv):
     common.show_progress_lines()
     config, workdir = common.load_config(_CONFIG), _WORKDIR.value
     with common.stop_on_signals(common.resumes_from(workdir)):
-        with common.one_line_errors(loop.SearchDiverged):
+        with common.one_line_errors(runs.Diverged):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
             genotype = loop.run_search(config, workdir)
     print(f"Searched architecture written to {workdir}/genotype.json")

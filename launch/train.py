@@ -16,7 +16,7 @@ import time
 from absl import app, flags
 
 from launch import common
-from unas_tf import export, retrain, strategies
+from unas_tf import export, retrain, runs, strategies
 
 _CONFIG = common.define_config_file(
     "configs/eval/digits.py",
@@ -31,7 +31,7 @@ def main(argv):
     config, workdir = common.load_config(_CONFIG), _WORKDIR.value
     start = time.perf_counter()
     with common.stop_on_signals(common.resumes_from(workdir)):
-        with common.one_line_errors(retrain.TrainingDiverged):
+        with common.one_line_errors(runs.Diverged):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
             metrics = retrain.run_training(config, workdir)
             exported = None

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, estimators, genotypes, loop, trainer
-from unas_tf.latency import measure
+from unas_tf import distributions, estimators, genotypes, trainer
+from unas_tf.latency import measure, search_term
 from unas_tf.latency import objective as latency_objective
 from unas_tf.search_spaces import base as search_space_base
 from unas_tf.search_spaces import proxyless
@@ -200,7 +200,7 @@ def test_the_step_uses_the_architecture_the_loop_measured():
     config = ml_collections.ConfigDict({"seed": 0, "latency": {"weight": 0.1}})
 
     for i in range(3):
-        latency, logged = loop._latency_inputs(
+        latency, logged = search_term.step_inputs(
             objective, search, search_space_base.get("proxyless"), meter, config, i, 0, 3
         )
         measured = meter.measured[-1]
@@ -218,7 +218,7 @@ def test_the_step_uses_the_architecture_the_loop_measured():
         )
 
     # Another architecture than the one the seed draws is refused.
-    latency, _ = loop._latency_inputs(
+    latency, _ = search_term.step_inputs(
         objective, search, search_space_base.get("proxyless"), meter, config, 3, 0, 3
     )
     wrong = dict(latency, indices={"layers": (latency["indices"]["layers"] + 1) % 7})
@@ -255,7 +255,7 @@ def test_tiny_proxyless_search_runs_and_resumes_without_measuring_again(tmp_path
     genotype = (workdir / "genotype.json").read_text()
     assert json.loads(genotype)["space"] == "proxyless"
     assert len(json.loads(genotype)["layers"]) == 21
-    saved = json.loads((workdir / loop.LATENCY_FILE).read_text())["measurements"]
+    saved = json.loads((workdir / search_term.FILE).read_text())["measurements"]
     assert len(saved) >= 5
 
     resumed = _run_search(workdir)

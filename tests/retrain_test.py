@@ -15,7 +15,7 @@ import tensorflow as tf
 from configs.eval import cifar10 as cifar10_preset
 from configs.eval import digits as digits_preset
 from tests import testing
-from unas_tf import data, genotypes, retrain
+from unas_tf import data, genotypes, retrain, runs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -286,7 +286,7 @@ def test_validate_names_the_bad_key(overrides, named):
 def test_a_diverging_run_stops_with_a_message(tmp_path):
     # Clipped to norm 5, a step of lr 1e30 overflows the weights, and the next loss is NaN.
     config = _tiny_config(lr=1e30, epochs=1, drop_path_rate=0.0)
-    with pytest.raises(retrain.TrainingDiverged, match="not finite"):
+    with pytest.raises(runs.Diverged, match="not finite"):
         retrain.run_training(config, tmp_path / "run")
     assert tf.train.latest_checkpoint(tmp_path / "run" / "checkpoints") is None
 

@@ -26,10 +26,7 @@ latency the search may add the term lambda_lat(t) max(0, L_lat(z) - t_target) of
 (`config.latency`).
 """
 
-import json
-import math
 import os
-import time
 from typing import NamedTuple
 
 import keras
@@ -37,20 +34,17 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import (
-    checkpoints,
     data,
     distributions,
     estimators,
     genotypes,
     objectives,
-    run_directory,
+    runs,
     runtime,
     strategies,
     trainer,
 )
-from unas_tf.latency import measure, measuring_process
-from unas_tf.latency import objective as latency_objective
-from unas_tf.latency import surrogate as latency_surrogate
+from unas_tf.latency import search_term
 from unas_tf.search_spaces import base as search_space_base
 
 REFERENCE_BATCH_SIZE = 64  # scale_lr multiplies learning rates by batch_size / this
@@ -62,13 +56,6 @@ PROGRESS_METRICS = (
     "sampled/val_accuracy",
     "latency/sampled_ms",
 )
-LATENCY_FILE = "latency_measurements.json"
-# Stream of the stateless seeds of the latency architectures, apart from the step's own.
-_LATENCY_SEED_STREAM = 1
-
-
-class SearchDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 def validate(config):
@@ -104,47 +91,9 @@ def validate(config):
     space = search_space_base.of_config(config)
     space.validate_search(config)
     if space.measures_latency:
-        _validate_latency(config)
+        search_term.validate(config)
     # SearchSettings checks objective and sampling by name.
     _settings(config)
-
-
-def _validate_latency(config):
-    """Checks the `latency` section of a search in a space that measures latency."""
-    if "latency" not in config:
-        raise ValueError(
-            "config.latency: missing; a latency-measuring search needs a `latency` section (see "
-            "configs/search/proxyless_digits.py)"
-        )
-    latency = config.latency
-    surrogate_left = latency.surrogate_architectures - math.floor(
-        latency.surrogate_architectures * latency.holdout_fraction
-    )
-    checks = [
-        ("target_ms", latency.target_ms > 0, "a positive target latency in milliseconds"),
-        ("weight", latency.weight >= 0, ">= 0"),
-        (
-            "estimator",
-            latency.estimator in latency_objective.ESTIMATORS,
-            f"one of {list(latency_objective.ESTIMATORS)}",
-        ),
-        ("holdout_fraction", 0 <= latency.holdout_fraction < 1, "0 <= holdout_fraction < 1"),
-        (
-            "surrogate_architectures",
-            surrogate_left >= 2,
-            "at least 2 architectures left to fit after holding out holdout_fraction",
-        ),
-        ("l2", latency.l2 > 0, "> 0"),
-        (
-            "batch_size",
-            latency.batch_size <= config.batch_size,
-            f"at most config.batch_size={config.batch_size} (the data batch)",
-        ),
-    ]
-    for key, valid, expected in checks:
-        if not valid:
-            raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
-    measuring_process.search_meter(config, num_classes=1)  # names a bad meter setting
 
 
 def _settings(config):
@@ -178,82 +127,9 @@ def _learning_rates(config):
     return tuple(rate * scale for rate in rates)
 
 
-def _check_replicas(config, strategy):
-    replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        raise ValueError(
-            f"config.batch_size: the global batch {config.batch_size} must split evenly over "
-            f"the {replicas} replicas"
-        )
-
-
 def _current_genotype(search_trainer, space, ops):
     mode = distributions.mode(search_trainer.logits())
     return space.genotype_from_indices({key: value.numpy() for key, value in mode.items()}, ops)
-
-
-def _latency_seed(seed, step):
-    """The stateless seed of step `step`'s latency architecture: [2] int32."""
-    folded = tf.random.experimental.stateless_fold_in(
-        tf.constant([seed, _LATENCY_SEED_STREAM], tf.int64), step
-    )
-    return tf.cast(folded, tf.int32)
-
-
-class _LatencyRecord:
-    """The search's latency measurements, in `LATENCY_FILE` so that a resumed run reuses them.
-
-    Args:
-      meter: the `measure.LatencyMeter`; its cache holds every measurement.
-      path: the JSON file.
-      writes: whether this worker writes the file (the chief).
-    """
-
-    def __init__(self, meter, path, writes):
-        self.meter = meter
-        self.path = path
-        self.writes = writes
-        self.loaded = 0
-        if os.path.exists(path):
-            with open(path) as file:
-                saved = json.load(file)
-            for entry in saved["measurements"]:
-                genotype = genotypes.from_json(json.dumps(entry["genotype"]))
-                meter.remember(genotype, measure.Measurement.from_dict(entry))
-            self.loaded = len(saved["measurements"])
-
-    def save(self):
-        if not self.writes:
-            return
-        entries = [
-            {"genotype": json.loads(genotypes.to_json(genotype)), **measurement.as_dict()}
-            for genotype, measurement in self.meter.measurements()
-        ]
-        run_directory.write_json_atomically(self.path, {"measurements": entries})
-
-
-def _latency_setup(config, record):
-    """Measures the surrogate's random architectures (unless saved) and fits g.
-
-    Returns:
-      (`LatencySurrogate`, `SurrogateFit`).
-    """
-    latency = config.latency
-    surrogate = latency_surrogate.LatencySurrogate(record.meter)
-    before = record.meter.num_measured
-    start = time.perf_counter()
-    surrogate.measure_random(latency.surrogate_architectures, seed=config.seed)
-    logging.info(
-        "Latency surrogate: %d random architectures, %d measured now in %.0f s, %d read from %s",
-        latency.surrogate_architectures,
-        record.meter.num_measured - before,
-        time.perf_counter() - start,
-        record.loaded,
-        record.path,
-    )
-    record.save()
-    fit = surrogate.fit(latency.l2, latency.holdout_fraction, seed=config.seed)
-    return surrogate, fit
 
 
 def run_search(config, workdir):
@@ -266,24 +142,17 @@ def run_search(config, workdir):
     Raises:
       ValueError: an impossible config value, or a workdir of another config.
       data.DatasetNotPreparedError: the data set is not in data_dir.
-      SearchDiverged: the loss became NaN or infinite.
+      runs.Diverged: the loss became NaN or infinite.
       run_directory.WorkdirBusy: another process works in `workdir`.
     """
     validate(config)
-    run_directory.refuse_another_config(config, workdir, "search")
-    with run_directory.lock(strategies.process_directory(workdir)):
-        return _search(config, workdir)
+    with runs.start(config, workdir, "search") as run:
+        return _search(run)
 
 
-def _search(config, workdir):
-    """`run_search` once the config is checked and this process holds the workdir."""
-    # Before any other TensorFlow work: several workers configure collectives at start-up.
-    strategy = strategies.create(config.strategy)
-    _check_replicas(config, strategy)
-    chief = strategies.is_chief(strategy)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
+def _search(run):
+    """The search of a started run: data, trainer, steps, epoch work; returns the genotype."""
+    config, workdir, chief = run.config, run.workdir, run.chief
     search = data.search_data(
         config.dataset,
         config.batch_size,
@@ -300,114 +169,88 @@ def _search(config, workdir):
     space = search_space_base.of_config(config)
     if not space.measures_latency:  # else latency may be measured in this process
         runtime.skip_idle_graph_passes()
-
-    if chief:
-        run_directory.save_config(config, workdir)
-
-    record = None
+    run.save_config()
+    latency = None
     if space.measures_latency:
-        meter = measuring_process.search_meter(config, search.num_classes)
-        record = _LatencyRecord(meter, os.path.join(workdir, LATENCY_FILE), chief)
+        latency = search_term.SearchLatency(config, space, workdir, chief, search.num_classes)
 
-    with strategy.scope():
+    with run.strategy.scope():
         iterators = {
             "train_iterator": iter(search.train),
             "val_iterator": iter(search.val),
             # Its own stream, so that evaluating leaves the search's batches unchanged.
             "eval_iterator": iter(search.val),
         }
-        search_trainer, fit = _build_trainer(config, space, strategy, search, record, schedule)
+        search_trainer = _build_trainer(config, space, run.strategy, search, latency, schedule)
     ops = space.ops(config)
-    manager = _restore_or_start(config, workdir, strategy, search_trainer, iterators)
+    run.restore(_checkpoint(search_trainer, iterators, latency))
 
     steps = {
         flag: tf.function(lambda train, val, flag=flag: search_trainer.train_step(train, val, flag))
         for flag in (False, True)
     }
     latency_step = tf.function(
-        lambda train, val, latency: search_trainer.train_step(train, val, True, latency)
+        lambda train, val, inputs: search_trainer.train_step(train, val, True, inputs)
     )
     evaluate = tf.function(search_trainer.evaluate_step)
-    if chief:
-        writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
-    else:
-        writer = tf.summary.create_noop_writer()
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
         genotypes.save(_current_genotype(search_trainer, space, ops), genotype_path)
-    if fit is not None and chief:
-        with writer.as_default(step=int(search_trainer.step.numpy())):
-            tf.summary.scalar("latency/surrogate_holdout_mae", fit.holdout_mae)
-            tf.summary.scalar("latency/surrogate_holdout_r2", fit.holdout_r2)
+        if latency is not None:
+            with run.writer.as_default(step=int(search_trainer.step.numpy())):
+                latency.write_fit_summaries()
 
-    objective = search_trainer.latency_objective
-    progress = _Progress(int(search_trainer.step.numpy()), time.perf_counter(), schedule.total)
-    while (step := int(search_trainer.step.numpy())) < schedule.total:
-        epoch = step // steps_per_epoch
-        searching = epoch >= config.warmup_epochs and search_trainer.estimator.updates_architecture
+    def searching(epoch):
+        return epoch >= config.warmup_epochs and search_trainer.estimator.updates_architecture
+
+    def run_step(step, epoch):
         train, val = next(iterators["train_iterator"]), next(iterators["val_iterator"])
-        measured = {}
-        if searching and objective is not None:
-            latency, measured = _latency_inputs(
-                objective,
-                search_trainer,
-                space,
-                record.meter,
-                config,
-                step,
-                schedule.search_start,
-                schedule.search,
+        if searching(epoch) and search_trainer.latency_objective is not None:
+            inputs, measured = latency.step_inputs(
+                search_trainer, step, schedule.search_start, schedule.search
             )
-            metrics = latency_step(train, val, latency)
-        else:
-            metrics = steps[searching](train, val)
-        step += 1
-        if step % config.log_every == 0 or step % steps_per_epoch == 0:
-            values = {name: float(value) for name, value in metrics.items()}
-            values.update(measured)
-            if not all(math.isfinite(value) for value in values.values()):
-                kept = manager.latest_checkpoint or "none was written yet"
-                raise SearchDiverged(
-                    f"step {step}: a loss is not finite ({values}); stopped without saving, "
-                    f"the last good checkpoint is kept ({kept})"
-                )
-            progress.log(step, epoch, config.epochs, searching, values)
-            with writer.as_default(step=step):
-                _write_step_summaries(search_trainer, values)
-        if step % steps_per_epoch == 0:
-            scores = _evaluate(evaluate, iterators["eval_iterator"], config.eval_batches)
-            logging.info(
-                "epoch %d/%d: argmax architecture on %d search-val batches: "
-                "loss %.4f accuracy %.4f",
-                epoch + 1,
-                config.epochs,
-                config.eval_batches,
-                scores["loss"],
-                scores["accuracy"],
-            )
-            genotype = _current_genotype(search_trainer, space, ops)
-            if record is not None:
-                scores["latency_ms"] = _end_of_epoch_latency(
-                    config, record, objective, genotype, epoch
-                )
-            manager.save(checkpoint_number=step)  # on every worker: saving is collective
-            if chief:
-                genotypes.save(genotype, genotype_path)
-                with writer.as_default(step=step):
-                    for name, value in scores.items():
-                        tf.summary.scalar(f"argmax/val_{name}", value)
-                    space.epoch_summaries(search_trainer.logits(), genotype)
-    writer.flush()
+            return {**latency_step(train, val, inputs), **measured}
+        return steps[searching(epoch)](train, val)
+
+    def describe(values, epoch):
+        shown = " ".join(f"{n} {values[n]:.4f}" for n in PROGRESS_METRICS if n in values)
+        return f"{'' if searching(epoch) else ' (warm-up)'} {shown}"
+
+    def end_epoch(step, epoch):
+        scores = _evaluate(evaluate, iterators["eval_iterator"], config.eval_batches)
+        logging.info(
+            "epoch %d/%d: argmax architecture on %d search-val batches: loss %.4f accuracy %.4f",
+            epoch + 1,
+            config.epochs,
+            config.eval_batches,
+            scores["loss"],
+            scores["accuracy"],
+        )
+        genotype = _current_genotype(search_trainer, space, ops)
+        if latency is not None:
+            scores["latency_ms"] = latency.end_of_epoch(genotype, epoch)
+        if chief:
+            genotypes.save(genotype, genotype_path)
+            with run.writer.as_default(step=step):
+                for name, value in scores.items():
+                    tf.summary.scalar(f"argmax/val_{name}", value)
+                space.epoch_summaries(search_trainer.logits(), genotype)
+
+    run.loop(
+        search_trainer.step,
+        stop=schedule.total,
+        total=schedule.total,
+        steps_per_epoch=steps_per_epoch,
+        run_step=run_step,
+        describe=describe,
+        summarize=lambda values, epoch: _write_step_summaries(search_trainer, values),
+        end_epoch=end_epoch,
+    )
     final = _current_genotype(search_trainer, space, ops)
     if chief:
         genotypes.save(final, genotype_path)
-    if record is not None:
-        logging.info(
-            "Final architecture: latency %.3f ms (target %.3f ms)",
-            record.meter.measure(final).median_ms,
-            config.latency.target_ms,
-        )
-        record.save()
+    if latency is not None:
+        latency.finish(final)
     return final
 
 
@@ -419,23 +262,17 @@ class _Schedule(NamedTuple):
     search: int
 
 
-def _build_trainer(config, space, strategy, search, record, schedule):
+def _build_trainer(config, space, strategy, search, latency, schedule):
     """The supernet, phi, estimators and optimizers, built, in a `SearchTrainer` (call in scope).
 
-    Returns:
-      (the `SearchTrainer`, the op names, the latency surrogate's `SurrogateFit` or None).
+    `latency`, a `search_term.SearchLatency` or None, fits its surrogate first.
     """
     weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
     supernet = space.build_supernet(config, search.num_classes)
     distribution = distributions.ArchitectureDistribution(
         space.choice_shapes(config), space.choice_masks(config)
     )
-    objective = fit = None
-    if record is not None and config.latency.weight > 0:
-        surrogate, fit = _latency_setup(config, record)
-        objective = latency_objective.LatencyObjective(
-            surrogate, config.latency.target_ms, config.latency.estimator, config.temperature
-        )
+    objective = latency.build_objective() if latency is not None else None
     estimator = estimators.create_for_search(config.estimator, config.temperature)
     # Weight decay is L2 in the gradient, added by the trainer (see unas_tf/trainer.py).
     weight_optimizer = keras.optimizers.Adam(_cosine(weight_lr, weight_lr_final, schedule.total))
@@ -455,21 +292,14 @@ def _build_trainer(config, space, strategy, search, record, schedule):
         strategy,
         latency_objective=objective,
     )
-    return search_trainer, fit
+    return search_trainer
 
 
-def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
-    """The search's checkpoint manager, after restoring its latest checkpoint if there is one."""
-    latency_state = {}
-    objective = search_trainer.latency_objective
-    if objective is not None:
-        # g too: refits during the search change it, and a resumed search must use the same.
-        latency_state = dict(
-            latency_surrogate=objective.surrogate.linear, latency_estimator=objective.state
-        )
+def _checkpoint(search_trainer, iterators, latency):
+    """The search's `tf.train.Checkpoint`: everything a resumed search must continue from."""
     supernet = search_trainer.supernet
-    checkpoint = tf.train.Checkpoint(
-        **latency_state,
+    return tf.train.Checkpoint(
+        **(latency.checkpoint_state() if latency is not None else {}),
         **iterators,
         supernet=supernet,
         # Listed explicitly: tf.train.Checkpoint does not follow Keras 3 layers kept in lists.
@@ -480,30 +310,6 @@ def _restore_or_start(config, workdir, strategy, search_trainer, iterators):
         step=search_trainer.step,
         estimator=search_trainer.estimator,
     )
-    return checkpoints.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
-
-
-class _Progress:
-    """The progress line: the step, the epoch, `PROGRESS_METRICS`, the rate and the ETA."""
-
-    def __init__(self, start_step, start_time, total_steps):
-        self.start_step = start_step
-        self.start_time = start_time
-        self.total_steps = total_steps
-
-    def log(self, step, epoch, epochs, searching, values):
-        rate = (step - self.start_step) / (time.perf_counter() - self.start_time)
-        logging.info(
-            "step %d/%d epoch %d/%d%s %s | %.2f steps/s, ETA %.0f s",
-            step,
-            self.total_steps,
-            epoch + 1,
-            epochs,
-            "" if searching else " (warm-up)",
-            " ".join(f"{name} {values[name]:.4f}" for name in PROGRESS_METRICS if name in values),
-            rate,
-            (self.total_steps - step) / rate,
-        )
 
 
 def _write_step_summaries(search_trainer, values):
@@ -514,58 +320,6 @@ def _write_step_summaries(search_trainer, values):
     tf.summary.scalar("lr/architecture", search_trainer.arch_optimizer.learning_rate)
     for group, entropy in search_trainer.distribution.entropy().items():
         tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
-
-
-def _latency_inputs(
-    objective, search_trainer, space, meter, config, step, search_start, search_steps
-):
-    """Draws and measures step `step`'s latency architecture, eagerly (UNAS App. E.1).
-
-    Returns:
-      (the step's `latency` argument, a dict of the measured figures to log).
-    """
-    seed = _latency_seed(config.seed, step)
-    sample = objective.draw(search_trainer.latency_logits(), seed)
-    indices = {
-        key: tf.argmax(value[0], axis=-1, output_type=tf.int32) for key, value in sample.items()
-    }
-    latency_ms = meter.measure(
-        space.genotype_from_indices(
-            {key: value.numpy() for key, value in indices.items()}, space.ops(config)
-        )
-    ).median_ms
-    weight = latency_objective.annealed_weight(
-        step, search_start, search_steps, config.latency.weight
-    )
-    latency = {
-        "seed": seed,
-        "indices": indices,
-        "latency_ms": tf.constant(latency_ms, tf.float32),
-        "weight": tf.constant(weight, tf.float32),
-    }
-    return latency, {"latency/sampled_ms": latency_ms, "latency/weight": weight}
-
-
-def _end_of_epoch_latency(config, record, objective, genotype, epoch):
-    """Measures the argmax architecture, saves the measurements, refits g if asked; returns ms."""
-    latency_ms = record.meter.measure(genotype).median_ms
-    logging.info(
-        "epoch %d/%d: argmax architecture latency %.3f ms (target %.3f ms), %d measured so far",
-        epoch + 1,
-        config.epochs,
-        latency_ms,
-        config.latency.target_ms,
-        record.meter.num_measured,
-    )
-    record.save()
-    if objective is not None and config.latency.refit_every_epoch:
-        surrogate = objective.surrogate
-        known = {genotypes.to_json(g) for g in surrogate.genotypes}
-        for measured, measurement in record.meter.measurements():
-            if genotypes.to_json(measured) not in known:
-                surrogate.add(measured, measurement.median_ms)
-        surrogate.fit(config.latency.l2, config.latency.holdout_fraction, seed=config.seed)
-    return latency_ms
 
 
 def _evaluate(evaluate, iterator, num_batches):

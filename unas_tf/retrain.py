@@ -19,9 +19,7 @@ not clipped), auxiliary head loss weighted 0.4, drop-path ramped linearly per ep
 """
 
 import dataclasses
-import math
 import os
-import time
 
 import keras
 import numpy as np
@@ -29,13 +27,13 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import (
-    checkpoints,
     data,
     eval_networks,
     genotypes,
     model_size,
     objectives,
     run_directory,
+    runs,
     strategies,
 )
 from unas_tf.search_spaces import base as search_space_base
@@ -45,10 +43,6 @@ METRICS_FILE = "metrics.json"
 CONFIG_FILE = run_directory.CONFIG_FILE
 CHECKPOINT_DIR = strategies.CHECKPOINT_DIR
 EXPORT_DIR = "export"  # where launch.train exports the trained network
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,23 +334,17 @@ def run_training(config, workdir, max_steps=None):
       ValueError: an impossible config value, a genotype of another space, a class count other
         than the data set's, or a workdir of another config.
       data.DatasetNotPreparedError: the data set is not in data_dir.
-      TrainingDiverged: the loss became NaN or infinite.
+      runs.Diverged: the loss became NaN or infinite.
       run_directory.WorkdirBusy: another process works in `workdir`.
     """
     validate(config)
-    run_directory.refuse_another_config(config, workdir, "training run")
-    with run_directory.lock(strategies.process_directory(workdir)):
-        return _train(config, workdir, max_steps)
+    with runs.start(config, workdir, "training run") as run:
+        return _train(run, max_steps)
 
 
-def _train(config, workdir, max_steps):
-    """`run_training` once the config is checked and this process holds the workdir."""
-    # Before any other TensorFlow work: several workers configure collectives at start-up.
-    strategy = strategies.create(config.strategy)
-    chief = strategies.is_chief(strategy)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
+def _train(run, max_steps):
+    """The retraining of a started run; returns its metrics, or None if stopped early."""
+    config, workdir, strategy = run.config, run.workdir, run.strategy
     evaluation = _evaluation_data(config)
     if evaluation.num_classes != config.num_classes:
         raise ValueError(
@@ -389,65 +377,49 @@ def _train(config, workdir, max_steps):
         )
         train_iterator = iter(evaluation.train)
 
-    if chief:
-        run_directory.save_config(config, workdir)
+    run.save_config()
+    if run.chief:
         genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
-
-    checkpoint = tf.train.Checkpoint(
-        model=model_variables(model),
-        optimizer=optimizer,
-        step=trainer.step,
-        train_iterator=train_iterator,
+    run.restore(
+        tf.train.Checkpoint(
+            model=model_variables(model),
+            optimizer=optimizer,
+            step=trainer.step,
+            train_iterator=train_iterator,
+        )
     )
-    manager = checkpoints.restore_latest(checkpoint, workdir, strategy, config.checkpoints_to_keep)
-
     train_step = tf.function(trainer.train_step)
-    if chief:
-        writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
-    else:
-        writer = tf.summary.create_noop_writer()
-    stop = total_steps if max_steps is None else min(max_steps, total_steps)
-    start_step, start_time = int(trainer.step.numpy()), time.perf_counter()
-    epoch = None
-    while (step := int(trainer.step.numpy())) < stop:
-        if step // steps_per_epoch != epoch:
-            epoch = step // steps_per_epoch
+    drop_path_epoch = [None]  # the epoch whose drop-path rate the model has
+
+    def run_step(step, epoch):
+        if epoch != drop_path_epoch[0]:
+            drop_path_epoch[0] = epoch
             space.set_drop_path_rate(
                 model, drop_path_rate(config.drop_path_rate, epoch, config.epochs)
             )
-        metrics = train_step(next(train_iterator))
-        step += 1
-        if step % config.log_every == 0 or step % steps_per_epoch == 0 or step == stop:
-            values = {name: float(value) for name, value in metrics.items()}
-            if not all(math.isfinite(value) for value in values.values()):
-                kept = manager.latest_checkpoint or "none was written yet"
-                raise TrainingDiverged(
-                    f"step {step}: a loss is not finite ({values}); stopped without saving, "
-                    f"the last good checkpoint is kept ({kept})"
-                )
-            rate = (step - start_step) / (time.perf_counter() - start_time)
-            logging.info(
-                "step %d/%d epoch %d/%d %s lr %.4g | %.2f steps/s, ETA %.0f s",
-                step,
-                total_steps,
-                epoch + 1,
-                config.epochs,
-                " ".join(f"{name} {value:.4f}" for name, value in sorted(values.items())),
-                float(optimizer.learning_rate),
-                rate,
-                (total_steps - step) / rate,
-            )
-            with writer.as_default(step=step):
-                for name, value in values.items():
-                    tf.summary.scalar(name, value)
-                tf.summary.scalar("lr", optimizer.learning_rate)
-                tf.summary.scalar(
-                    "drop_path_rate",
-                    drop_path_rate(config.drop_path_rate, epoch, config.epochs),
-                )
-        if step % steps_per_epoch == 0 or step == stop:
-            manager.save(checkpoint_number=step)
-    writer.flush()
+        return train_step(next(train_iterator))
+
+    def describe(values, epoch):
+        shown = " ".join(f"{name} {value:.4f}" for name, value in sorted(values.items()))
+        return f" {shown} lr {float(optimizer.learning_rate):.4g}"
+
+    def summarize(values, epoch):
+        for name, value in values.items():
+            tf.summary.scalar(name, value)
+        tf.summary.scalar("lr", optimizer.learning_rate)
+        tf.summary.scalar(
+            "drop_path_rate", drop_path_rate(config.drop_path_rate, epoch, config.epochs)
+        )
+
+    run.loop(
+        trainer.step,
+        stop=total_steps if max_steps is None else min(max_steps, total_steps),
+        total=total_steps,
+        steps_per_epoch=steps_per_epoch,
+        run_step=run_step,
+        describe=describe,
+        summarize=summarize,
+    )
     if int(trainer.step.numpy()) < total_steps:
         logging.info(
             "Stopped at step %d of %d; rerun to continue.", int(trainer.step.numpy()), total_steps
@@ -465,11 +437,10 @@ def _train(config, workdir, max_steps):
         "genotype": config.genotype,
         "dataset": config.dataset,
     }
-    with writer.as_default(step=total_steps):
+    with run.writer.as_default(step=total_steps):
         tf.summary.scalar("test/top1", metrics["top1"])
         tf.summary.scalar("test/top5", metrics["top5"])
-    writer.flush()
-    if chief:
+    if run.chief:
         run_directory.write_json_atomically(os.path.join(workdir, METRICS_FILE), metrics)
     logging.info(
         "Test top-1 %.4f top-5 %.4f on %d examples; %d params, %d multiply-adds.",

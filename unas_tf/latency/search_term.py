@@ -1,0 +1,255 @@
+"""The measured-latency term of a search, as one object the search loop drives (UNAS App. E.1).
+
+In a space that measures latency, a search times sampled architectures on its own device
+(`measuring_process.search_meter`), keeps every measurement in WORKDIR/latency_measurements.json
+so that a resumed search reuses them, fits the linear surrogate g on random architectures before
+the search, and, when `config.latency.weight` > 0, adds lambda_lat(t) max(0, L_lat(z) - target)
+to the architecture objective (`objective.LatencyObjective`). `SearchLatency` holds all of it;
+the loop calls it at start, at each architecture step, at each epoch's end and at the end.
+"""
+
+import json
+import math
+import os
+import time
+
+import tensorflow as tf
+from absl import logging
+
+from unas_tf import genotypes, run_directory
+from unas_tf.latency import measure, measuring_process
+from unas_tf.latency import objective as latency_objective
+from unas_tf.latency import surrogate as latency_surrogate
+
+FILE = "latency_measurements.json"
+# Stream of the stateless seeds of the latency architectures, apart from the step's own.
+_SEED_STREAM = 1
+
+
+def validate(config):
+    """Checks the `latency` section of a search in a space that measures latency.
+
+    Raises:
+      ValueError: a missing section or an impossible value; the message names the key.
+    """
+    if "latency" not in config:
+        raise ValueError(
+            "config.latency: missing; a latency-measuring search needs a `latency` section (see "
+            "configs/search/proxyless_digits.py)"
+        )
+    latency = config.latency
+    surrogate_left = latency.surrogate_architectures - math.floor(
+        latency.surrogate_architectures * latency.holdout_fraction
+    )
+    checks = [
+        ("target_ms", latency.target_ms > 0, "a positive target latency in milliseconds"),
+        ("weight", latency.weight >= 0, ">= 0"),
+        (
+            "estimator",
+            latency.estimator in latency_objective.ESTIMATORS,
+            f"one of {list(latency_objective.ESTIMATORS)}",
+        ),
+        ("holdout_fraction", 0 <= latency.holdout_fraction < 1, "0 <= holdout_fraction < 1"),
+        (
+            "surrogate_architectures",
+            surrogate_left >= 2,
+            "at least 2 architectures left to fit after holding out holdout_fraction",
+        ),
+        ("l2", latency.l2 > 0, "> 0"),
+        (
+            "batch_size",
+            latency.batch_size <= config.batch_size,
+            f"at most config.batch_size={config.batch_size} (the data batch)",
+        ),
+    ]
+    for key, valid, expected in checks:
+        if not valid:
+            raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
+    measuring_process.search_meter(config, num_classes=1)  # names a bad meter setting
+
+
+class SearchLatency:
+    """A search's meter, measurement record, surrogate and latency objective.
+
+    Args:
+      config: the search config (its `latency` section is checked by `validate`).
+      space: the `SearchSpace`, which turns sampled indices into genotypes.
+      workdir: the run's directory; the measurements live in WORKDIR/latency_measurements.json.
+      writes: whether this process writes the record (the chief).
+      num_classes: the data set's classes, for the timed networks' heads.
+    """
+
+    def __init__(self, config, space, workdir, writes, num_classes):
+        self.config = config
+        self.space = space
+        meter = measuring_process.search_meter(config, num_classes)
+        self.record = _Record(meter, os.path.join(workdir, FILE), writes)
+        self.objective = self.fit = None
+
+    def build_objective(self):
+        """Fits g and builds the `LatencyObjective` when the term has a weight; returns it."""
+        if self.config.latency.weight > 0:
+            surrogate, self.fit = _fit_surrogate(self.config, self.record)
+            self.objective = latency_objective.LatencyObjective(
+                surrogate,
+                self.config.latency.target_ms,
+                self.config.latency.estimator,
+                self.config.temperature,
+            )
+        return self.objective
+
+    def checkpoint_state(self):
+        """What a checkpoint must hold so that a resumed search uses the same term."""
+        if self.objective is None:
+            return {}
+        # g too: refits during the search change it, and a resumed search must use the same.
+        return {
+            "latency_surrogate": self.objective.surrogate.linear,
+            "latency_estimator": self.objective.state,
+        }
+
+    def write_fit_summaries(self):
+        """TensorBoard scalars of g's held-out fit (call under a writer)."""
+        if self.fit is not None:
+            tf.summary.scalar("latency/surrogate_holdout_mae", self.fit.holdout_mae)
+            tf.summary.scalar("latency/surrogate_holdout_r2", self.fit.holdout_r2)
+
+    def step_inputs(self, search_trainer, step, search_start, search_steps):
+        """The `latency` argument of architecture step `step` and the figures to log."""
+        return step_inputs(
+            self.objective,
+            search_trainer,
+            self.space,
+            self.record.meter,
+            self.config,
+            step,
+            search_start,
+            search_steps,
+        )
+
+    def end_of_epoch(self, genotype, epoch):
+        """Measures the argmax architecture, saves the record, refits g if asked; returns ms."""
+        return _end_of_epoch(self.config, self.record, self.objective, genotype, epoch)
+
+    def finish(self, genotype):
+        """Logs the final architecture's latency and saves the record."""
+        logging.info(
+            "Final architecture: latency %.3f ms (target %.3f ms)",
+            self.record.meter.measure(genotype).median_ms,
+            self.config.latency.target_ms,
+        )
+        self.record.save()
+
+
+def _seed(seed, step):
+    """The stateless seed of step `step`'s latency architecture: [2] int32."""
+    folded = tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, _SEED_STREAM], tf.int64), step
+    )
+    return tf.cast(folded, tf.int32)
+
+
+class _Record:
+    """The search's latency measurements, in `FILE` so that a resumed run reuses them.
+
+    Args:
+      meter: the `measure.LatencyMeter`; its cache holds every measurement.
+      path: the JSON file.
+      writes: whether this worker writes the file (the chief).
+    """
+
+    def __init__(self, meter, path, writes):
+        self.meter = meter
+        self.path = path
+        self.writes = writes
+        self.loaded = 0
+        if os.path.exists(path):
+            with open(path) as file:
+                saved = json.load(file)
+            for entry in saved["measurements"]:
+                genotype = genotypes.from_json(json.dumps(entry["genotype"]))
+                meter.remember(genotype, measure.Measurement.from_dict(entry))
+            self.loaded = len(saved["measurements"])
+
+    def save(self):
+        if not self.writes:
+            return
+        entries = [
+            {"genotype": json.loads(genotypes.to_json(genotype)), **measurement.as_dict()}
+            for genotype, measurement in self.meter.measurements()
+        ]
+        run_directory.write_json_atomically(self.path, {"measurements": entries})
+
+
+def _fit_surrogate(config, record):
+    """Measures the surrogate's random architectures (unless saved) and fits g.
+
+    Returns:
+      (`LatencySurrogate`, `SurrogateFit`).
+    """
+    latency = config.latency
+    surrogate = latency_surrogate.LatencySurrogate(record.meter)
+    before = record.meter.num_measured
+    start = time.perf_counter()
+    surrogate.measure_random(latency.surrogate_architectures, seed=config.seed)
+    logging.info(
+        "Latency surrogate: %d random architectures, %d measured now in %.0f s, %d read from %s",
+        latency.surrogate_architectures,
+        record.meter.num_measured - before,
+        time.perf_counter() - start,
+        record.loaded,
+        record.path,
+    )
+    record.save()
+    fit = surrogate.fit(latency.l2, latency.holdout_fraction, seed=config.seed)
+    return surrogate, fit
+
+
+def step_inputs(objective, search_trainer, space, meter, config, step, search_start, search_steps):
+    """Draws and measures step `step`'s latency architecture, eagerly (UNAS App. E.1).
+
+    Returns:
+      (the step's `latency` argument, a dict of the measured figures to log).
+    """
+    seed = _seed(config.seed, step)
+    sample = objective.draw(search_trainer.latency_logits(), seed)
+    indices = {
+        key: tf.argmax(value[0], axis=-1, output_type=tf.int32) for key, value in sample.items()
+    }
+    latency_ms = meter.measure(
+        space.genotype_from_indices(
+            {key: value.numpy() for key, value in indices.items()}, space.ops(config)
+        )
+    ).median_ms
+    weight = latency_objective.annealed_weight(
+        step, search_start, search_steps, config.latency.weight
+    )
+    latency = {
+        "seed": seed,
+        "indices": indices,
+        "latency_ms": tf.constant(latency_ms, tf.float32),
+        "weight": tf.constant(weight, tf.float32),
+    }
+    return latency, {"latency/sampled_ms": latency_ms, "latency/weight": weight}
+
+
+def _end_of_epoch(config, record, objective, genotype, epoch):
+    """Measures the argmax architecture, saves the measurements, refits g if asked; returns ms."""
+    latency_ms = record.meter.measure(genotype).median_ms
+    logging.info(
+        "epoch %d/%d: argmax architecture latency %.3f ms (target %.3f ms), %d measured so far",
+        epoch + 1,
+        config.epochs,
+        latency_ms,
+        config.latency.target_ms,
+        record.meter.num_measured,
+    )
+    record.save()
+    if objective is not None and config.latency.refit_every_epoch:
+        surrogate = objective.surrogate
+        known = {genotypes.to_json(g) for g in surrogate.genotypes}
+        for measured, measurement in record.meter.measurements():
+            if genotypes.to_json(measured) not in known:
+                surrogate.add(measured, measurement.median_ms)
+        surrogate.fit(config.latency.l2, config.latency.holdout_fraction, seed=config.seed)
+    return latency_ms

@@ -16,7 +16,7 @@ import time
 from absl import app, flags
 
 from launch import common
-from unas_tf import export, retrain, strategies
+from unas_tf import export_lib, retrain, strategies
 
 _CONFIG = common.define_config_file(
     "configs/eval/digits.py",
@@ -36,7 +36,7 @@ def main(argv):
             metrics = retrain.run_training(config, workdir)
             exported = None
             if config.export and strategies.is_chief_process():
-                exported = export.export_from_workdir(
+                exported = export_lib.export_from_workdir(
                     workdir, os.path.join(workdir, retrain.EXPORT_DIR)
                 )
     print(

@@ -1,4 +1,8 @@
-"""Process-level TensorFlow set-up shared by the library, launchers, tests and benchmarks."""
+"""Process-level TensorFlow set-up for launchers, tests and benchmarks.
+
+Importing `unas_tf` never calls these: they change the whole process (environment, loggers,
+grappler options), which only a program's own start-up should decide.
+"""
 
 import os
 import sys
@@ -6,7 +10,7 @@ import tempfile
 
 
 def import_tensorflow_quietly():
-    """Imports TensorFlow with its C++ start-up chatter hidden.
+    """Imports TensorFlow with its C++ start-up chatter hidden; call before anything imports it.
 
     TensorFlow 2.21 prints oneDNN and CUDA notices from C++ before its logging is configured, so
     TF_CPP_MIN_LOG_LEVEL alone does not silence them. Standard error is redirected at the file

@@ -52,8 +52,9 @@ def skip_idle_graph_passes():
     """Turns off grappler's layout optimiser and remapper for the rest of a CPU-only process.
 
     On a CPU search step's training graph they rewrite nothing (NHWC already is the CPU layout;
-    the remapper fuses inference and GPU patterns) yet take 4-5 s of the ~30 s TensorFlow spends
-    optimising the step before its first run (bench/search_step.py). With a GPU they stay on:
+    the remapper fuses inference and GPU patterns) yet take a sizeable part of the time
+    TensorFlow spends optimising the step before its first run (bench/search_step.py; figures in
+    bench/README.md). With a GPU they stay on:
     there they convert layouts and fuse. Not for processes that measure latency: the
     remapper's fusions are part of what a latency measurement measures.
     """

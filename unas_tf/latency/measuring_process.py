@@ -2,10 +2,10 @@
 
 The search process is a poor place to time a small network on a CPU: its intra-op threads spin
 between the search's ops, so CPU time counts them, and its state (allocator, caches, a large
-traced step) shifts wall time. On the 2-core digits preset the same architecture read ~13 ms
-inside the search and 7-10 ms in a fresh process. A child process that only builds and times
-networks, with one intra-op thread, read the searched architectures within 4-8% of a fresh
-process (bench/latency_search.py). The search waits while the child measures, so the two never
+traced step) shifts wall time: on a 2-core CPU the same architecture reads markedly slower
+inside the search than in a fresh process. A child process that only builds and times
+networks, with one intra-op thread, reads close to a fresh process (bench/latency_search.py;
+figures in bench/README.md). The search waits while the child measures, so the two never
 compete for the cores; the child sees the same devices, so latency is still that of the device
 that runs the search.
 

@@ -7,7 +7,7 @@ weight of the edge (m, k) is i_n[m] o_n[k] + i'_n[m] o'_n[k], so a one-hot sampl
 the child network of its genotype and a relaxed one a weighted mixture.
 
 Speed: a search step runs the supernet four or five times, and TensorFlow's start-up grows with
-the graph (notes/tf_graph_size.md). Two paths:
+the graph (bench/supernet.py counts its nodes). Two paths:
 - skipping (`skip_inactive=True`): edges whose weight is at most `skip_threshold` for every
   example (0.05 in the paper's code) contribute nothing and are not run: a one-hot sample
   shared by the batch runs its two ops per node alone (about the cost of the child network,

@@ -12,6 +12,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from unas_tf import runtime  # noqa: E402
+
+runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
+
 from unas_tf.estimators import comparison  # noqa: E402
 
 SELECTORS, CHOICES, SAMPLES, SEED = 8, 4, 20_000, 0

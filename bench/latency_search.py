@@ -26,7 +26,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import unas_tf  # noqa: E402,F401,I001  (first: imports TensorFlow quietly)
+from unas_tf import runtime  # noqa: E402,I001
+
+runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
+
 import ml_collections  # noqa: E402
 from absl import app, flags  # noqa: E402
 

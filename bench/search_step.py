@@ -21,12 +21,15 @@ import sys  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import unas_tf  # noqa: E402,F401,I001  (first: imports TensorFlow quietly)
+from unas_tf import runtime  # noqa: E402,I001
+
+runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
+
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from unas_tf import distributions, estimators, genotypes, runtime, trainer  # noqa: E402
+from unas_tf import distributions, estimators, genotypes, trainer  # noqa: E402
 from unas_tf.search_spaces import darts_supernet  # noqa: E402
 
 NUM_CLASSES = 10

@@ -17,9 +17,13 @@ import threading
 from absl import logging
 from ml_collections import config_flags
 
-from unas_tf import checkpoints
+from unas_tf import runtime
 
-# Found without importing TensorFlow, which must first be imported quietly by unas_tf.
+# Every launcher imports this module before any module that imports TensorFlow.
+runtime.import_tensorflow_quietly()
+
+from unas_tf import checkpoints  # noqa: E402
+
 _TENSORFLOW_DIR = importlib.util.find_spec("tensorflow").submodule_search_locations[0]
 # configs/ is installed beside launch/, so presets are found from any working directory.
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent

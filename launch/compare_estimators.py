@@ -11,6 +11,7 @@ import json
 
 from absl import app, flags
 
+from launch import common  # noqa: F401  (first: imports TensorFlow quietly)
 from unas_tf.estimators import comparison
 
 _SELECTORS = flags.DEFINE_integer("selectors", 6, "Independent categorical selectors.")

@@ -16,7 +16,7 @@ import time
 from absl import app, flags
 
 from launch import common
-from unas_tf import export
+from unas_tf import export_lib
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A launch.train workdir.", required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Directory to write the export to.", required=True)
@@ -29,7 +29,9 @@ def main(argv):
     start = time.perf_counter()
     with common.stop_on_signals(lambda: f"nothing was written to {_OUTPUT.value}"):
         with common.one_line_errors():
-            output = export.export_from_workdir(_WORKDIR.value, _OUTPUT.value, tflite=_TFLITE.value)
+            output = export_lib.export_from_workdir(
+                _WORKDIR.value, _OUTPUT.value, tflite=_TFLITE.value
+            )
     print(f"SavedModel written to {output} in {time.perf_counter() - start:.0f} s")
 
 

@@ -6,7 +6,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from unas_tf import loop, retrain
+from unas_tf import loop, retraining
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {
@@ -96,7 +96,7 @@ TRAINING_KEYS = {
 def test_eval_preset_has_valid_training_keys(preset):
     config = _parse(preset)
     assert TRAINING_KEYS <= set(config.keys())
-    retrain.validate(config)
+    retraining.validate(config)
 
 
 @pytest.mark.parametrize(

@@ -286,3 +286,27 @@ def test_grouped_op_equals_its_copies_with_gradients(make):
         np.testing.assert_allclose(grouped_value, variable.numpy(), atol=1e-5)
     for grouped_gradient, copy_gradient in zip(grouped_gradients, copies_gradients, strict=True):
         np.testing.assert_allclose(grouped_gradient, copy_gradient, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("stem", ["cifar", "imagenet"])
+def test_build_from_the_image_shape_makes_every_weight_of_a_call_without_warnings(
+    stem, recwarn, caplog
+):
+    _, channels, size = NETWORKS[stem]
+    sample = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(2)).sample(
+        1, seed=0
+    )
+
+    def weights(supernet):
+        return [(w.path.split("/", 1)[1], w.shape) for w in supernet.weights]
+
+    called = darts_supernet.Supernet(CLASSES, channels, LAYERS, genotypes.DARTS_OPS[:2], stem=stem)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        called(_images(0, size), sample)  # eager, as the search builds its supernet
+    built = darts_supernet.Supernet(CLASSES, channels, LAYERS, genotypes.DARTS_OPS[:2], stem=stem)
+    built.build((BATCH, size, size, 3))
+    assert weights(built) == weights(called)
+    # Keras warns when it has to trace `call` to build the layer; TensorFlow warns of retracing
+    # when eager calls make a function per call (`_run_copy`).
+    assert not [str(warning.message) for warning in recwarn if warning.category is UserWarning]
+    assert "retracing" not in caplog.text

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from configs.eval import digits as digits_preset
-from unas_tf import data, eval_networks, export, genotypes, retrain
+from unas_tf import data, eval_networks, export_lib, genotypes, retraining
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def exported(tmp_path_factory):
     # Move the batch-norm statistics off their initial values, so that inference mode matters.
     model(np.random.default_rng(1).normal(size=(4, 8, 8, 3)).astype("float32"), training=True)
     output = tmp_path_factory.mktemp("export") / "digits"
-    export.export_model(model, genotype, config, output, tflite=True)
+    export_lib.export_model(model, genotype, config, output, tflite=True)
     return config, model, output
 
 
@@ -171,7 +171,7 @@ def test_a_failed_export_leaves_nothing_at_the_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(model, "save", fail)
     with pytest.raises(OSError, match="disk full"):
-        export.export_model(model, genotype, config, tmp_path / "out")
+        export_lib.export_model(model, genotype, config, tmp_path / "out")
     assert os.listdir(tmp_path) == []
 
 
@@ -180,7 +180,7 @@ def test_a_new_export_replaces_a_previous_one_whole(tmp_path):
     for directory, name in ((new, "saved_model.pb"), (output, "stale.txt")):
         directory.mkdir()
         (directory / name).write_text(name)
-    export._replace_directory(new, output)
+    export_lib._replace_directory(new, output)
     assert os.listdir(output) == ["saved_model.pb"]
     assert os.listdir(tmp_path) == ["out"]
 
@@ -193,7 +193,7 @@ def _workdir_with_checkpoint(workdir, checkpoint_bytes=None):
     checkpoints = workdir / "checkpoints"
     if checkpoint_bytes is None:
         _, model = eval_networks.build(config)
-        checkpoint = tf.train.Checkpoint(model=retrain.model_variables(model))
+        checkpoint = tf.train.Checkpoint(model=retraining.model_variables(model))
         manager = tf.train.CheckpointManager(checkpoint, checkpoints, max_to_keep=1)
         manager.save(checkpoint_number=1)
         return config, model
@@ -206,7 +206,7 @@ def _workdir_with_checkpoint(workdir, checkpoint_bytes=None):
 
 def test_export_from_workdir_restores_the_checkpointed_weights(tmp_path):
     config, model = _workdir_with_checkpoint(tmp_path / "work")
-    restored_config, _, restored = export.restore_from_workdir(tmp_path / "work")
+    restored_config, _, restored = export_lib.restore_from_workdir(tmp_path / "work")
     assert restored_config.to_dict() == config.to_dict()
     for expected, actual in zip(model.weights, restored.weights, strict=True):
         np.testing.assert_array_equal(actual, expected)
@@ -215,7 +215,7 @@ def test_export_from_workdir_restores_the_checkpointed_weights(tmp_path):
 def test_corrupt_checkpoint_is_a_clear_error_and_writes_nothing(tmp_path):
     _workdir_with_checkpoint(tmp_path / "work", checkpoint_bytes=b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot be restored"):
-        export.export_from_workdir(tmp_path / "work", tmp_path / "out")
+        export_lib.export_from_workdir(tmp_path / "work", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -225,7 +225,7 @@ def test_a_checkpoint_of_another_network_is_refused(tmp_path):
     config.init_channels = 8  # the saved weights no longer fit
     (tmp_path / "work" / "config.json").write_text(config.to_json())
     with pytest.raises(ValueError, match="cannot be restored"):
-        export.export_from_workdir(tmp_path / "work", tmp_path / "out")
+        export_lib.export_from_workdir(tmp_path / "work", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -234,9 +234,9 @@ def test_a_missing_checkpoint_is_a_clear_error_and_writes_nothing(tmp_path):
     workdir.mkdir()
     (workdir / "config.json").write_text(_tiny_config().to_json())
     with pytest.raises(ValueError, match="no checkpoint in"):
-        export.export_from_workdir(workdir, tmp_path / "out")
+        export_lib.export_from_workdir(workdir, tmp_path / "out")
     with pytest.raises(ValueError, match="no config.json"):
-        export.export_from_workdir(tmp_path / "nothing", tmp_path / "out")
+        export_lib.export_from_workdir(tmp_path / "nothing", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -259,8 +259,8 @@ def test_launch_export_of_a_corrupt_checkpoint_exits_non_zero_in_one_line(tmp_pa
 
 def test_the_export_is_marked_and_has_ordinary_permissions(exported):
     _, _, output = exported
-    assert export.is_export(output)
-    info = json.loads((output / export.EXPORT_INFO_FILE).read_text())
+    assert export_lib.is_export(output)
+    info = json.loads((output / export_lib.EXPORT_INFO_FILE).read_text())
     assert info["exported_by"] == "unas_tf" and "saved_model.pb" in info["files"]
     umask = os.umask(0)
     os.umask(umask)
@@ -273,7 +273,7 @@ def _refuse_without_work(monkeypatch):
     def must_not_run(workdir):
         raise AssertionError("restored a checkpoint before checking the output")
 
-    monkeypatch.setattr(export, "restore_from_workdir", must_not_run)
+    monkeypatch.setattr(export_lib, "restore_from_workdir", must_not_run)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +297,7 @@ def test_export_refuses_an_output_it_would_destroy_before_any_work(
     before = sorted(str(path) for path in tmp_path.rglob("*"))
     _refuse_without_work(monkeypatch)
     with pytest.raises(ValueError, match=message):
-        export.export_from_workdir(workdir, workdir / output)
+        export_lib.export_from_workdir(workdir, workdir / output)
     assert sorted(str(path) for path in tmp_path.rglob("*")) == before
     assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
 
@@ -305,21 +305,21 @@ def test_export_refuses_an_output_it_would_destroy_before_any_work(
 def test_the_workdirs_own_export_directory_and_a_previous_export_are_allowed(tmp_path):
     workdir = tmp_path / "work"
     _workdir_with_checkpoint(workdir)
-    own = workdir / retrain.EXPORT_DIR
-    assert export.check_output(own, workdir) == str(own)
+    own = workdir / retraining.EXPORT_DIR
+    assert export_lib.check_output(own, workdir) == str(own)
     previous = tmp_path / "previous"
     previous.mkdir()
-    (previous / export.EXPORT_INFO_FILE).write_text("{}")
-    assert export.check_output(previous, workdir) == str(previous)
+    (previous / export_lib.EXPORT_INFO_FILE).write_text("{}")
+    assert export_lib.check_output(previous, workdir) == str(previous)
 
 
 def test_a_new_export_replaces_a_previous_export_in_one_step(tmp_path):
     new, output = tmp_path / ".new", tmp_path / "out"
     for directory in (new, output):
         directory.mkdir()
-        (directory / export.EXPORT_INFO_FILE).write_text(directory.name)
-    export._replace_directory(str(new), str(output))
-    assert (output / export.EXPORT_INFO_FILE).read_text() == ".new"
+        (directory / export_lib.EXPORT_INFO_FILE).write_text(directory.name)
+    export_lib._replace_directory(str(new), str(output))
+    assert (output / export_lib.EXPORT_INFO_FILE).read_text() == ".new"
     assert os.listdir(tmp_path) == ["out"]
 
 
@@ -328,7 +328,7 @@ def test_a_search_workdir_is_named_as_such(tmp_path, monkeypatch):
     workdir.mkdir()
     (workdir / "config.json").write_text(json.dumps({"estimator": "rebar", "space": "darts"}))
     with pytest.raises(ValueError, match="holds an architecture search, not a trained network"):
-        export.export_from_workdir(workdir, tmp_path / "out")
+        export_lib.export_from_workdir(workdir, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -336,7 +336,7 @@ def test_export_restores_the_newest_checkpoint_that_restores(tmp_path):
     workdir = tmp_path / "work"
     config, model = _workdir_with_checkpoint(workdir)
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=retrain.model_variables(model)), workdir / "checkpoints", 3
+        tf.train.Checkpoint(model=retraining.model_variables(model)), workdir / "checkpoints", 3
     )
     first = [weight.numpy() for weight in model.trainable_weights]
     for weight in model.trainable_weights:  # checkpoint 2 holds other weights
@@ -344,14 +344,14 @@ def test_export_restores_the_newest_checkpoint_that_restores(tmp_path):
     manager.save(checkpoint_number=2)
     data_file = next((workdir / "checkpoints").glob("ckpt-2.data*"))
     data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
-    _, _, restored = export.restore_from_workdir(workdir)
+    _, _, restored = export_lib.restore_from_workdir(workdir)
     for expected, actual in zip(first, restored.trainable_weights, strict=True):
         np.testing.assert_array_equal(actual, expected)
 
 
 def test_an_export_from_before_export_info_is_known_by_its_files(tmp_path):
-    for name in ("saved_model.pb", export.KERAS_FILE):
+    for name in ("saved_model.pb", export_lib.KERAS_FILE):
         (tmp_path / name).write_text("")
-    assert not export.is_export(tmp_path)
-    (tmp_path / export.GENOTYPE_FILE).write_text("")
-    assert export.is_export(tmp_path)
+    assert not export_lib.is_export(tmp_path)
+    (tmp_path / export_lib.GENOTYPE_FILE).write_text("")
+    assert export_lib.is_export(tmp_path)

@@ -1,5 +1,6 @@
 """The README's first screen stays true: CI runs its test command verbatim."""
 
+import os
 import pathlib
 import re
 
@@ -22,3 +23,45 @@ def test_ci_runs_the_readme_test_command_verbatim():
     _, run_tests = _first_screen_commands()
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert run_tests in ci_lines
+
+
+def _python_example():
+    section = (ROOT / "README.md").read_text().split("\n## From Python\n", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_python_example_builds_valid_configs_and_chains_its_paths(tmp_path, monkeypatch):
+    """Runs the README's Python example, its three long calls replaced by checks.
+
+    The real calls take minutes (the example's search alone ~1.5); tests/search_test.py,
+    tests/retrain_test.py and tests/export_test.py run them on tiny configs, and
+    tests/package_test.py checks that the API calls them. Here the example runs verbatim but for
+    its directory: each config it builds is valid, the search's genotype.json is what it
+    retrains, and the retraining workdir is what it exports.
+    """
+    import unas_tf
+    from unas_tf import genotypes, loop, retraining
+
+    calls = {}
+
+    def search(config, workdir):
+        loop.validate(config)
+        genotype = genotypes.random_darts(0, genotypes.DARTS_OPS[: config.num_ops])
+        os.makedirs(workdir)
+        genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
+        calls["search"] = genotype
+        return genotype
+
+    def retrain(config, workdir):
+        retraining.validate(config)
+        calls["train"] = (genotypes.load(config.genotype), workdir)
+        return {"top1": 1.0}
+
+    def export(workdir, output):
+        calls["export"] = (workdir, output)
+
+    for name, fake in (("search", search), ("retrain", retrain), ("export", export)):
+        monkeypatch.setattr(unas_tf, name, fake)
+    exec(_python_example().replace("/tmp/unas_nb", str(tmp_path)), {})
+    assert calls["train"] == (calls["search"], str(tmp_path / "train"))
+    assert calls["export"] == (str(tmp_path / "train"), str(tmp_path / "export"))

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from configs.eval import digits as eval_digits
 from configs.search import digits as search_digits
-from unas_tf import export, genotypes, loop, retrain
+from unas_tf import export_lib, genotypes, loop, retraining
 from unas_tf.search_spaces import base
 
 CHAIN_OPS = ("identity", "dense_relu")
@@ -147,13 +147,13 @@ def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_spac
             auxiliary=False,
         )
     )
-    metrics = retrain.run_training(config, tmp_path / "train")
+    metrics = retraining.run_training(config, tmp_path / "train")
     hidden = sum(CHAIN_OPS[op] == "dense_relu" for op in found.layers)
     expected_params = (8 * 8 * 3 + 1) * WIDTH + hidden * (WIDTH + 1) * WIDTH + (WIDTH + 1) * 10
     assert metrics["params"] == expected_params
     assert 0.0 <= metrics["top1"] <= 1.0
 
-    output = export.export_from_workdir(tmp_path / "train", tmp_path / "export")
+    output = export_lib.export_from_workdir(tmp_path / "train", tmp_path / "export")
     loaded = tf.saved_model.load(output)
     images = np.random.default_rng(0).integers(0, 17, size=(2, 8, 8, 3)).astype(np.uint8)
     served = loaded.signatures["serving_default"](images=tf.constant(images))

@@ -64,7 +64,8 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill_bit_for_bit(tmp_pat
     runs = [
         subprocess.Popen(
             _command(workdir, "--config.steps_per_epoch=12"),
-            cwd=ROOT,
+            cwd=tmp_path,  # as from a fresh clone: the checkout on PYTHONPATH, any directory
+            env=testing.launch_env(),
             stdout=subprocess.DEVNULL,
             stderr=log.open("w"),
         )
@@ -73,6 +74,8 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill_bit_for_bit(tmp_pat
     returncodes = [run.wait(timeout=600) for run in runs]
     stderr = logs[0].read_text()
     assert returncodes == [0, 0], stderr + logs[1].read_text()
+    # Nothing but progress lines: no warnings, tracebacks or TensorFlow C++ lines.
+    assert testing.foreign_stderr_lines(stderr) == [], stderr
     assert {"config.json", "genotype.json", "checkpoints", "tensorboard"} <= set(
         os.listdir(uninterrupted)
     )

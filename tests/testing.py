@@ -1,7 +1,9 @@
 """Shared test helpers: CPU device splitting for distribution tests, the tiny search command."""
 
 import functools
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -65,3 +67,25 @@ TINY_SEARCH = (
 def tiny_search_command(workdir, *overrides):
     """The argv of `launch.search` on the tiny search, with `overrides` appended."""
     return [sys.executable, "-m", "launch.search", f"--workdir={workdir}", *TINY_SEARCH, *overrides]
+
+
+def launch_env():
+    """The environment to run a launcher from any directory: this checkout on PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+# An absl INFO line logged from a module of this repository's library or launchers.
+_OWN_MODULES = {
+    path.stem for folder in ("unas_tf", "launch") for path in (ROOT / folder).rglob("*.py")
+}
+_PROGRESS_LINE = re.compile(r"I\d{4} [\d:.]+ +\d+ (\w+)\.py:\d+\] ")
+
+
+def foreign_stderr_lines(stderr):
+    """The lines of a launcher's stderr that are not its own progress lines (absl INFO lines of
+    unas_tf / launch modules): warnings, tracebacks, TensorFlow's C++ or Python logging."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if not ((match := _PROGRESS_LINE.match(line)) and match.group(1) in _OWN_MODULES)
+    ]

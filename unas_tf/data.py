@@ -26,7 +26,7 @@ Data sets:
     flip for training, resize + centre crop for evaluation. Streamed from disk, not cached.
 
 `serving_preprocess` is the test-time transform as a batched graph function on uint8 images, for
-exported models (`unas_tf.export`).
+exported models (`unas_tf.export_lib`).
 """
 
 from typing import NamedTuple

@@ -1,4 +1,8 @@
-"""Process-level TensorFlow set-up shared by the library, launchers, tests and benchmarks."""
+"""Process-level TensorFlow set-up for launchers, tests and benchmarks.
+
+Importing `unas_tf` never calls these: they change the whole process (environment, loggers,
+grappler options), which only a program's own start-up should decide.
+"""
 
 import os
 import sys
@@ -6,7 +10,7 @@ import tempfile
 
 
 def import_tensorflow_quietly():
-    """Imports TensorFlow with its C++ start-up chatter hidden.
+    """Imports TensorFlow with its C++ start-up chatter hidden; call before anything imports it.
 
     TensorFlow 2.21 prints oneDNN and CUDA notices from C++ before its logging is configured, so
     TF_CPP_MIN_LOG_LEVEL alone does not silence them. Standard error is redirected at the file
@@ -48,8 +52,9 @@ def skip_idle_graph_passes():
     """Turns off grappler's layout optimiser and remapper for the rest of a CPU-only process.
 
     On a CPU search step's training graph they rewrite nothing (NHWC already is the CPU layout;
-    the remapper fuses inference and GPU patterns) yet take 4-5 s of the ~30 s TensorFlow spends
-    optimising the step before its first run (bench/search_step.py). With a GPU they stay on:
+    the remapper fuses inference and GPU patterns) yet take a sizeable part of the time
+    TensorFlow spends optimising the step before its first run (bench/search_step.py; figures in
+    bench/README.md). With a GPU they stay on:
     there they convert layouts and fuse. Not for processes that measure latency: the
     remapper's fusions are part of what a latency measurement measures.
     """

@@ -125,9 +125,10 @@ class SearchTrainer(tf.Module):
     # Each forward is traced once and reused by every evaluation of the step (six for REBAR
     # on L_gen, one for the weights), which keeps the trace short. The dense one is inlined
     # into the step, so TensorFlow optimises the step as one graph: it prunes what the backward
-    # passes do not need and overlaps independent forwards, 0.88 s a step instead of 1.20 s
-    # as a function call, for 3 s more of first call (bench/search_step.py). The shared one-hot
-    # forward, a large graph of switches run without gradients, stays a function call.
+    # passes do not need and overlaps independent forwards: faster steps than as a function
+    # call, for a slightly longer first call (bench/search_step.py; figures in bench/README.md).
+    # The shared one-hot forward, a large graph of switches run without gradients, stays a
+    # function call.
     @tf.function(experimental_attributes={"_noinline": True})
     def _shared_one_hot_forward(self, images, sample):
         return self.supernet(images, sample, training=True, skip_inactive=True, one_hot=True)

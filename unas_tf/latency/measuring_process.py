@@ -2,10 +2,10 @@
 
 The search process is a poor place to time a small network on a CPU: its intra-op threads spin
 between the search's ops, so CPU time counts them, and its state (allocator, caches, a large
-traced step) shifts wall time. On the 2-core digits preset the same architecture read ~13 ms
-inside the search and 7-10 ms in a fresh process. A child process that only builds and times
-networks, with one intra-op thread, read the searched architectures within 4-8% of a fresh
-process (bench/latency_search.py). The search waits while the child measures, so the two never
+traced step) shifts wall time: on a 2-core CPU the same architecture reads markedly slower
+inside the search than in a fresh process. A child process that only builds and times
+networks, with one intra-op thread, reads close to a fresh process (bench/latency_search.py;
+figures in bench/README.md). The search waits while the child measures, so the two never
 compete for the cores; the child sees the same devices, so latency is still that of the device
 that runs the search.
 
@@ -77,7 +77,7 @@ class MeasuringProcess(measure.LatencyMeter):
     def _start(self):
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, json.dumps(self._spec)],
+            [sys.executable, "-c", _CHILD, json.dumps(self._spec)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -181,6 +181,14 @@ def _serve(spec, requests, replies):
         measurement = meter.measure(genotypes.from_json(line, "proxyless"))
         replies.write(json.dumps(measurement.as_dict()) + "\n")
         replies.flush()
+
+
+# The child imports TensorFlow quietly first, as the launchers do, so that its start-up notices
+# stay out of the error a failing child reports.
+_CHILD = (
+    "from unas_tf import runtime; runtime.import_tensorflow_quietly(); "
+    f"from {__name__} import main; main()"
+)
 
 
 def main():

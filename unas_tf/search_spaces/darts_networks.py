@@ -3,8 +3,8 @@
 A genotype is duck-typed: `.ops` names the ops (`ops.OPS` order), `.normal` and `.reduce` list
 the cell's nodes, each with `.inputs` (two state indices: 0 = output of cell k-2, 1 = output of
 cell k-1, 2 + m = node m) and `.ops` (two indices into `.ops`). The structures follow DARTS
-(Liu et al., 2019) as UNAS (Vahdat et al., CVPR 2020) evaluates them; genotypes/darts_networks.md
-fixes every size.
+(Liu et al., 2019) as UNAS (Vahdat et al., CVPR 2020) evaluates them; tests/darts_networks_test.py
+checks the sizes against the parameter counts the papers report.
 
 Both builders return a functional `keras.Model` mapping [N, S, S, 3] images to a dict:
 {"logits": [N, num_classes]} plus, when `auxiliary=True`, "aux_logits": [N, num_classes] from

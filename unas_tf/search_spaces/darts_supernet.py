@@ -7,7 +7,7 @@ weight of the edge (m, k) is i_n[m] o_n[k] + i'_n[m] o'_n[k], so a one-hot sampl
 the child network of its genotype and a relaxed one a weighted mixture.
 
 Speed: a search step runs the supernet four or five times, and TensorFlow's start-up grows with
-the graph (notes/tf_graph_size.md). Two paths:
+the graph (bench/supernet.py counts its nodes). Two paths:
 - skipping (`skip_inactive=True`): edges whose weight is at most `skip_threshold` for every
   example (0.05 in the paper's code) contribute nothing and are not run: a one-hot sample
   shared by the batch runs its two ops per node alone (about the cost of the child network,
@@ -52,11 +52,15 @@ def _run_copy(op_layer, x, member, training):
     """Applies copy `member` of an op layer to x; grouped ops run as a function call.
 
     TensorFlow visits every node of an untaken `tf.switch_case` branch; called rather than
-    inlined, a grouped op's branch is one node, which makes a shared one-hot forward ~10%
-    faster and halves its first call (bench/supernet.py).
+    inlined, a grouped op's branch is one node, which speeds up a shared one-hot forward and
+    its first call (bench/supernet.py; figures in bench/README.md). Executing eagerly (the
+    call that builds the weights), there is no graph to keep small, and a function made per
+    call would only be traced per call (TensorFlow warns of retracing).
     """
     if not isinstance(op_layer, ops.GROUPED_OPS):
         return op_layer(x, training=training)
+    if tf.executing_eagerly():
+        return op_layer(x, training=training, member=member)
 
     @tf.function(experimental_attributes={"_noinline": True}, autograph=False)
     def call(x, member):
@@ -154,6 +158,12 @@ class SupernetCell(keras.layers.Layer):
             for states, group_ops in zip(self.state_groups(node), node_ops, strict=True):
                 for op in group_ops:
                     op.build((batch, height, width, len(states) * self.channels))
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape[1]
+        if self.reduction:
+            height, width = (None if size is None else (size + 1) // 2 for size in (height, width))
+        return (batch, height, width, self.num_nodes * self.channels)
 
     def call(
         self, inputs, op_sample, input_samples, training=False, skip_inactive=True, one_hot=False
@@ -326,6 +336,16 @@ class Supernet(keras.layers.Layer):
             for index, plan in enumerate(plans)
         ]
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
+
+    def build(self, images_shape):
+        # Without it Keras builds the layer by tracing `call` on symbolic inputs, which the
+        # cells' dynamic shapes defeat (it then warns and leaves the weights to the first call).
+        self.stem.build(images_shape)
+        s0, s1 = self.stem.compute_output_shape(images_shape)
+        for cell in self.cells:
+            cell.build([s0, s1])
+            s0, s1 = s1, cell.compute_output_shape([s0, s1])
+        self.classifier.build((s1[0], s1[-1]))
 
     def call(self, images, sample, training=False, skip_inactive=True, one_hot=False):
         s0, s1 = self.stem(images, training=training)

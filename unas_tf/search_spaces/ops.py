@@ -2,11 +2,11 @@
 
 Each op is one Keras layer that owns its weights (convolution kernels and batch-norm variables)
 and computes with `tf.nn` directly. Nesting Keras sub-layers would multiply the Python-side layer
-calls that dominate the trace time of an unrolled supernet (notes/tf_graph_size.md), so the
+calls that dominate the trace time of an unrolled supernet (bench/supernet.py), so the
 batch norm here is a pair of functions rather than a layer.
 
 The structure of every op, its padding and its batch-norm settings follow DARTS (Liu et al.,
-2019) as used by UNAS (Vahdat et al., CVPR 2020); see genotypes/darts_networks.md. Padding is
+2019) as used by UNAS (Vahdat et al., CVPR 2020); tests/ops_test.py checks them. Padding is
 explicit and symmetric (k // 2), like PyTorch's, not TensorFlow's 'SAME', which pads only the
 bottom and right at stride 2. Every op maps [N, H, W, C_in] to [N, ceil(H / s), ceil(W / s), C]
 at stride s.
@@ -159,8 +159,9 @@ def batch_norm(x, weights, training, member=None):
         return group_member(weight, groups, member)
 
     # One fused op instead of the dozen of moments, normalisation and moving average: fewer
-    # graph nodes to start up (notes/tf_graph_size.md) and one pass less over x. It moves the
-    # moving statistics itself, except one copy's of a grouped op, moved here from the batch's.
+    # graph nodes to start up (TensorFlow's start-up grows with them) and one pass less over x.
+    # It moves the moving statistics itself, except one copy's of a grouped op, moved here
+    # from the batch's.
     fused_update = not (training and member is not None)
     y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
         x=x,

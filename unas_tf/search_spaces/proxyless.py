@@ -397,10 +397,8 @@ class MixedLayer(keras.layers.Layer):
     `skip_threshold` for some example", so a one-hot sample shared by the batch runs one MBConv,
     exactly (0 + 1 * y == y), and per-example or relaxed samples run only the candidates some
     example weighs. One `tf.switch_case` on the argmax would also run a single MBConv for a
-    shared one-hot sample, but measured no cheaper (21-layer supernet, width 0.25, 32x32, batch
-    4, 2-core CPU): forward trace 8.0 s vs 8.2 s with conds, first call 12.2 s vs 12.9 s, step
-    52 ms vs 33 ms; forward and backward trace 36.7 s vs 27.6 s, first call 94 s vs 61 s. Conds
-    also serve relaxed samples, so they are the one mechanism.
+    shared one-hot sample, but measured no cheaper, and dearer with the backward pass (figures
+    in bench/README.md). Conds also serve relaxed samples, so they are the one mechanism.
 
     Args:
       layer_plan: the layer's `LayerPlan`.

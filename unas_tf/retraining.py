@@ -8,7 +8,7 @@
   tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy
   metrics.json       final test top-1 / top-5, parameters and multiply-adds
   .lock              held by the process working in the workdir (`run_directory.lock`)
-`launch/train.py` then exports the final network to export/ (`unas_tf.export`).
+`launch/train.py` then exports the final network to export/ (`unas_tf.export_lib`).
 Rerunning the same command on the same workdir resumes from the newest checkpoint that
 restores (`checkpoints.restore_latest`).
 

@@ -38,8 +38,6 @@ def describe(config):
     report = {
         "genotype": config.genotype,
         "network": config.network,
-        "init_channels": config.init_channels,
-        "layers": config.layers,
         "image_size": config.image_size,
         "num_classes": config.num_classes,
         "params": model_size.count_params(model),

@@ -45,8 +45,9 @@ def run(config):
     except ValueError as error:
         raise ValueError(f"config.genotype={config.genotype!r}: {error}") from error
     network_config = config.copy_and_resolve_references()
-    # Latency is that of inference: without the training-only auxiliary head.
-    network_config.auxiliary = False
+    # Latency is that of inference: without a training-only auxiliary head (DARTS networks).
+    with network_config.unlocked():
+        network_config.auxiliary = False
     meter = measure.meter_from_config(
         config, lambda g: eval_networks.build_network(network_config, g)
     )
@@ -55,7 +56,7 @@ def run(config):
         "genotype": config.genotype,
         "network": config.network,
         "image_size": config.image_size,
-        "width_multiplier": config.get("width_multiplier"),
+        "width_multiplier": config.width_multiplier,
         "warmup_runs": meter.warmup_runs,
         "repeats": meter.repeats,
         "runs_per_repeat": meter.runs_per_repeat,

@@ -9,15 +9,10 @@ from ml_collections import config_flags
 from unas_tf import loop, retraining
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-EVAL_KEYS = {
-    "network",
-    "genotype",
-    "init_channels",
-    "layers",
-    "auxiliary",
-    "image_size",
-    "num_classes",
-}
+EVAL_KEYS = {"network", "genotype", "image_size", "num_classes"}
+# The keys only the DARTS space reads: DARTS presets have them, ProxylessNAS presets do not.
+DARTS_EVAL_KEYS = {"init_channels", "layers", "auxiliary", "random_ops"}
+DARTS_SEARCH_KEYS = {"layers", "init_channels", "num_ops", "stem"}
 SEARCH_KEYS = {
     "epochs",
     "warmup_epochs",
@@ -30,8 +25,7 @@ SEARCH_KEYS = {
     "gap_form",
     "weight_decay",
     "arch_weight_decay",
-    "layers",
-    "init_channels",
+    "space",
     "image_size",
 }
 SEARCH_PRESETS = sorted(
@@ -68,6 +62,10 @@ def test_the_eval_presets_exist():
 def test_eval_preset_has_the_documented_keys(preset):
     config = _parse(preset)
     assert EVAL_KEYS <= set(config.keys())
+    if config.network == "proxyless":
+        assert not DARTS_EVAL_KEYS & set(config.keys())
+    else:
+        assert DARTS_EVAL_KEYS <= set(config.keys())
     assert "python -m launch." in (ROOT / preset).read_text()
 
 
@@ -163,5 +161,9 @@ def test_an_unknown_gap_form_is_refused_naming_the_key():
 def test_search_preset_has_the_documented_keys_and_valid_values(preset):
     config = _parse(preset)
     assert SEARCH_KEYS <= set(config.keys())
+    if config.space == "darts":
+        assert DARTS_SEARCH_KEYS <= set(config.keys())
+    else:
+        assert not DARTS_SEARCH_KEYS & set(config.keys())
     loop.validate(config)
     assert "python -m launch.search" in (ROOT / preset).read_text()

@@ -70,8 +70,6 @@ def validate(config):
         ("epochs", config.epochs > 0, "a positive integer"),
         ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
         ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
-        ("layers", config.layers > 0, "a positive integer"),
-        ("init_channels", config.init_channels > 0, "a positive integer"),
         ("temperature", config.temperature > 0, "> 0"),
         ("gap_weight", config.gap_weight >= 0, ">= 0"),
         (

@@ -236,14 +236,12 @@ def validate(config):
         ("log_every", config.log_every > 0, "a positive integer"),
         ("strategy", config.strategy in strategies.KNOWN, f"one of {list(strategies.KNOWN)}"),
         ("checkpoints_to_keep", config.checkpoints_to_keep > 0, "a positive integer"),
-        ("layers", config.layers > 0, "a positive integer"),
-        ("init_channels", config.init_channels > 0, "a positive integer"),
         ("image_size", config.image_size > 0, "a positive integer"),
     ]
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
-    search_space_base.for_network(config.network)  # names config.network if unknown
+    search_space_base.for_network(config.network).validate_network(config)
     if config.cutout and config.dataset == "imagenet2012":
         raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
     _config_genotype(config)  # before the data set is looked for, which may take long or fail

@@ -1,15 +1,17 @@
 """Shared fields of the evaluation presets: the network (DARTS / UNAS App. B) and its retraining.
 
-`network_config` holds what builds the network (`launch.inspect`); `training_fields` adds what
-`launch.train` needs to retrain it from scratch, with the CIFAR settings of UNAS App. B.1 as
-defaults.
+`network_config` holds what builds a DARTS network (`launch.inspect`); `training_fields` adds
+what `launch.train` needs to retrain it from scratch, with the CIFAR settings of UNAS App. B.1
+as defaults. configs/eval/proxyless_imagenet.py builds the ProxylessNAS network's keys itself.
 """
 
 import ml_collections
 
 
-def network_config(network, genotype, num_classes, init_channels, layers, image_size, **extra):
-    """Returns the keys every eval preset has, plus preset-specific `extra` fields.
+def network_config(
+    network, genotype, num_classes, init_channels, layers, image_size, random_ops=0, **extra
+):
+    """Returns the keys of a DARTS eval preset, plus preset-specific `extra` fields.
 
     Args:
       network: "cifar" (32x32 stem, two reductions) or "imagenet" (224x224 mobile stems).
@@ -18,6 +20,8 @@ def network_config(network, genotype, num_classes, init_channels, layers, image_
       init_channels: C, the first cells' channel count.
       layers: number of cells.
       image_size: input resolution (square).
+      random_ops: random:SEED genotypes draw their ops from the first `random_ops` DARTS ops
+        (the ImageNet search space uses five); 0 for all seven.
       **extra: further fields, e.g. drop_path_rate, or `**training_fields(...)`.
     """
     return ml_collections.ConfigDict(
@@ -29,6 +33,7 @@ def network_config(network, genotype, num_classes, init_channels, layers, image_
             layers=layers,
             auxiliary=True,
             image_size=image_size,
+            random_ops=random_ops,
             **extra,
         )
     )

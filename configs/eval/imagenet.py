@@ -24,6 +24,7 @@ def get_config():
         init_channels=46,
         layers=14,
         image_size=224,
+        random_ops=5,  # random:SEED cells over the 5 ops of the ImageNet search space
         **common.training_fields(
             dataset="imagenet2012",
             epochs=250,

@@ -23,41 +23,38 @@ from configs.eval import common
 
 def get_config():
     """Returns the preset; override any key with --config.KEY=VALUE."""
-    config = common.network_config(
-        "proxyless",
-        "UNAS_PROXYLESS",
-        num_classes=1000,
-        # The backbone's stem channels and searchable layers, for the keys all presets share.
-        init_channels=40,
-        layers=21,
-        image_size=224,
-        width_multiplier=1.0,  # scales every channel count (tests use 0.1-0.25)
-        dropout_rate=0.0,  # before the classifier, in training
-        latency=ml_collections.ConfigDict(
-            dict(
-                batch_size=32,  # images per timed call (UNAS Sec. 5)
-                warmup_runs=3,  # untimed calls after compiling
-                repeats=20,  # timed calls; their median is the latency
-                runs_per_repeat=1,  # calls averaged per repeat
-                jit_compile=False,  # compile inference with XLA
-                clock="wall",  # or "process": CPU time, steadier on a shared CPU host
-                device="",  # e.g. /GPU:0; empty for TensorFlow's default device
-            )
-        ),
-        **common.training_fields(
-            dataset="imagenet2012",
-            batch_size=512,
-            epochs=300,
-            lr=0.2,
-            lr_reference_batch_size=512,
-            warmup_epochs=5,
-            weight_decay=5e-5,
-            auxiliary_weight=0.0,
-            drop_path_rate=0.0,
-            cutout=0,
-            log_every=100,
-        ),
+    return ml_collections.ConfigDict(
+        dict(
+            network="proxyless",
+            genotype="UNAS_PROXYLESS",
+            num_classes=1000,
+            image_size=224,
+            width_multiplier=1.0,  # scales every channel count (tests use 0.1-0.25)
+            dropout_rate=0.0,  # before the classifier, in training
+            latency=ml_collections.ConfigDict(
+                dict(
+                    batch_size=32,  # images per timed call (UNAS Sec. 5)
+                    warmup_runs=3,  # untimed calls after compiling
+                    repeats=20,  # timed calls; their median is the latency
+                    runs_per_repeat=1,  # calls averaged per repeat
+                    jit_compile=False,  # compile inference with XLA
+                    clock="wall",  # or "process": CPU time, steadier on a shared CPU host
+                    device="",  # e.g. /GPU:0; empty for TensorFlow's default device
+                )
+            ),
+            # No auxiliary head in this space, so auxiliary_weight is 0.
+            **common.training_fields(
+                dataset="imagenet2012",
+                batch_size=512,
+                epochs=300,
+                lr=0.2,
+                lr_reference_batch_size=512,
+                warmup_epochs=5,
+                weight_decay=5e-5,
+                auxiliary_weight=0.0,
+                drop_path_rate=0.0,
+                cutout=0,
+                log_every=100,
+            ),
+        )
     )
-    # The ProxylessNAS networks have no auxiliary head.
-    config.auxiliary = False
-    return config

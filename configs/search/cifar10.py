@@ -11,4 +11,4 @@ from configs.search import common
 
 def get_config():
     """Returns the preset; override any key with --config.KEY=VALUE."""
-    return common.search_config(dataset="cifar10", image_size=32, batch_size=64)
+    return common.darts_search_config(dataset="cifar10", image_size=32, batch_size=64)

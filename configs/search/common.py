@@ -28,10 +28,6 @@ def search_config(**overrides):
             gap_form="per_pair",
             arch_penalty_weight=0.2,  # lambda_arch of App. A.2
             temperature=0.4,
-            layers=8,
-            init_channels=16,
-            num_ops=7,  # the first num_ops DARTS ops (ImageNet searches use 5)
-            stem="cifar",
             weight_lr=6e-4,  # Adam, cosine to weight_lr_final (App. A.2)
             weight_lr_final=1e-4,
             weight_decay=3e-4,  # L2 on w, added to the clipped gradient (App. A.3)
@@ -50,20 +46,31 @@ def search_config(**overrides):
     return config
 
 
+def darts_search_config(**overrides):
+    """Returns the keys of a DARTS-space search: `search_config`'s and the supernet's shape."""
+    darts = dict(
+        space="darts",  # the search space (unas_tf/search_spaces/): darts | proxyless
+        layers=8,
+        init_channels=16,
+        num_ops=7,  # the first num_ops DARTS ops (ImageNet searches use 5)
+        stem="cifar",
+    )
+    return search_config(**{**darts, **overrides})
+
+
 def proxyless_search_config(latency=None, **overrides):
     """Returns the keys of a ProxylessNAS-space search with the latency term (UNAS App. E.1).
 
-    The shared keys of `search_config` (the DARTS-only layers, init_channels, num_ops and stem
-    are unused) plus the space, its width and the `latency` section. Defaults follow App. E.1:
-    Adam on phi (1e-3 to 3e-4) and w (3e-4 to 1e-4), lambda_lat annealed from 0 to 0.1, dropout
-    0.1 on the skip choice.
+    The shared keys of `search_config` plus the space, its width and the `latency` section.
+    Defaults follow App. E.1: Adam on phi (1e-3 to 3e-4) and w (3e-4 to 1e-4), lambda_lat
+    annealed from 0 to 0.1, dropout 0.1 on the skip choice.
 
     Args:
       latency: overrides of the `latency` section's keys.
       **overrides: overrides of the other keys.
     """
     config = search_config(
-        space="proxyless",  # darts (the default when absent) | proxyless
+        space="proxyless",  # the search space (unas_tf/search_spaces/): darts | proxyless
         width_multiplier=1.0,  # scales every channel count of the backbone
         skip_dropout_rate=0.1,  # dropout on the skip choice during search (App. E.1)
         arch_penalty_weight=0.0,  # the DARTS-cell penalty of App. A.2 has nothing to act on

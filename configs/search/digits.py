@@ -16,7 +16,7 @@ from configs.search import common
 
 def get_config():
     """Returns the preset; override any key with --config.KEY=VALUE."""
-    return common.search_config(
+    return common.darts_search_config(
         dataset="digits",
         image_size=16,
         epochs=8,

@@ -12,7 +12,7 @@ from configs.search import common
 
 def get_config():
     """Returns the preset; override any key with --config.KEY=VALUE."""
-    return common.search_config(
+    return common.darts_search_config(
         dataset="imagenet2012",
         image_size=224,
         stem="imagenet",

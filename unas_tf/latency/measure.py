@@ -244,12 +244,12 @@ def settings_from_config(config):
     for name, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"config.latency.{name}: expected a positive integer, got {value!r}")
-    clock = latency.get("clock", "wall")
+    clock = latency.clock
     if clock not in CLOCKS:
         raise ValueError(f"config.latency.clock: expected one of {sorted(CLOCKS)}, got {clock!r}")
     return {
         **settings,
         "jit_compile": bool(latency.jit_compile),
         "clock": clock,
-        "device": latency.get("device") or None,
+        "device": latency.device or None,
     }

@@ -129,9 +129,9 @@ def search_meter(config, num_classes):
     """
     latency = config.latency
     settings = measure.settings_from_config(config)
-    image_size = latency.get("image_size", 0) or config.image_size
-    threads = latency.get("intra_op_threads", 0)
-    separate = latency.get("separate_process", False)
+    image_size = latency.image_size or config.image_size
+    threads = latency.intra_op_threads
+    separate = latency.separate_process
     checks = [
         ("image_size", isinstance(image_size, int) and image_size > 0, "an integer >= 0"),
         ("intra_op_threads", isinstance(threads, int) and threads >= 0, "an integer >= 0"),

@@ -84,6 +84,10 @@ class SearchSpace(abc.ABC):
 
     # --- evaluation networks ------------------------------------------------------------------
 
+    def validate_network(self, config):
+        """Raises a ValueError naming the key for an eval-config network setting it cannot take."""
+        del config
+
     @abc.abstractmethod
     def build_network(self, genotype, config):
         """The evaluation network of `config.network`: images -> {"logits"[, "aux_logits"]}."""
@@ -158,5 +162,5 @@ def for_network(network):
 
 
 def of_config(config):
-    """The space of a search config (`config.space`; DARTS presets leave it out)."""
-    return get(config.get("space", "darts"))
+    """The space of a search config, `config.space`."""
+    return get(config.space)

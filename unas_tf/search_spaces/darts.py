@@ -19,9 +19,18 @@ class DartsSpace(base.SearchSpace):
     _BUILDERS = {"cifar": darts_networks.cifar_network, "imagenet": darts_networks.imagenet_network}
 
     def validate_search(self, config):
+        _check_shape(config)
         if not 1 <= config.num_ops <= len(genotypes.DARTS_OPS):
             raise ValueError(
                 f"config.num_ops: expected 1..{len(genotypes.DARTS_OPS)}, got {config.num_ops!r}"
+            )
+
+    def validate_network(self, config):
+        _check_shape(config)
+        if not 0 <= config.random_ops <= len(genotypes.DARTS_OPS):
+            raise ValueError(
+                f"config.random_ops: expected 0 (all) .. {len(genotypes.DARTS_OPS)}, got "
+                f"{config.random_ops!r}"
             )
 
     def ops(self, config):
@@ -61,9 +70,8 @@ class DartsSpace(base.SearchSpace):
         return genotypes.darts_from_dict(data)
 
     def random_genotype(self, seed, config):
-        """A random cell pair over the first `config.random_ops` ops (all when unset)."""
-        num_ops = config.get("random_ops")
-        ops = genotypes.DARTS_OPS[:num_ops] if num_ops else genotypes.DARTS_OPS
+        """A random cell pair over the first `config.random_ops` ops (all for 0)."""
+        ops = genotypes.DARTS_OPS[: config.random_ops or None]
         return genotypes.random_darts(seed, ops)
 
     def build_network(self, genotype, config):
@@ -73,7 +81,7 @@ class DartsSpace(base.SearchSpace):
             init_channels=config.init_channels,
             layers=config.layers,
             auxiliary=config.auxiliary,
-            drop_path_rate=config.get("drop_path_rate", 0.0),
+            drop_path_rate=config.drop_path_rate,
             image_size=config.image_size,
         )
 
@@ -83,6 +91,8 @@ class DartsSpace(base.SearchSpace):
     def network_report(self, model, genotype, config):
         cells = [layer for layer in model.layers if isinstance(layer, darts_networks.Cell)]
         return {
+            "init_channels": config.init_channels,
+            "layers": config.layers,
             "cells": [
                 {
                     "index": index,
@@ -90,8 +100,14 @@ class DartsSpace(base.SearchSpace):
                     "output_shape": list(cell.output.shape[1:]),
                 }
                 for index, cell in enumerate(cells)
-            ]
+            ],
         }
 
     def draw(self, genotype, path):
         genotypes.draw_darts(genotype, path)
+
+
+def _check_shape(config):
+    for key in ("layers", "init_channels"):
+        if not config[key] > 0:
+            raise ValueError(f"config.{key}: expected a positive integer, got {config[key]!r}")

@@ -588,9 +588,14 @@ class ProxylessSpace(base.SearchSpace):
     measures_latency = True
 
     def validate_search(self, config):
-        if not config.get("width_multiplier", 0) > 0:
+        _check_width(config)
+
+    def validate_network(self, config):
+        _check_width(config)
+        if not 0 <= config.dropout_rate < 1:
             raise ValueError(
-                f"config.width_multiplier: expected > 0, got {config.get('width_multiplier')!r}"
+                f"config.dropout_rate: expected a probability in [0, 1), got "
+                f"{config.dropout_rate!r}"
             )
 
     def ops(self, config):
@@ -634,9 +639,9 @@ class ProxylessSpace(base.SearchSpace):
         return proxyless_network(
             genotype,
             num_classes=config.num_classes,
-            width_multiplier=config.get("width_multiplier", 1.0),
+            width_multiplier=config.width_multiplier,
             image_size=config.image_size,
-            dropout_rate=config.get("dropout_rate", 0.0),
+            dropout_rate=config.dropout_rate,
         )
 
     def network_report(self, model, genotype, config):
@@ -648,6 +653,11 @@ class ProxylessSpace(base.SearchSpace):
                 shape = list(model.get_layer(layer_name(index)).output.shape[1:])
             rows.append({"index": index, "op": genotype.ops[op], "output_shape": shape})
         return {
-            "width_multiplier": config.get("width_multiplier", 1.0),
+            "width_multiplier": config.width_multiplier,
             "searchable_layers": rows,
         }
+
+
+def _check_width(config):
+    if not config.width_multiplier > 0:
+        raise ValueError(f"config.width_multiplier: expected > 0, got {config.width_multiplier!r}")

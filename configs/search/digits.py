@@ -2,7 +2,7 @@
 
     python -m launch.search --workdir=/tmp/unas_digits
 
-Expected: 2.5 to 6 minutes on a 2-core CPU, depending on the CPU (bench/README.md gives each
+Expected: 2.5 to 7.5 minutes on a 2-core CPU, depending on the CPU (bench/README.md gives each
 measurement with its CPU), about a minute of it before the first step; a genotype.json in the
 workdir (each epoch and final) and TensorBoard events. The argmax architecture reaches 0.75 to
 0.8 accuracy on search-val batches by the last epoch.

@@ -5,6 +5,39 @@
 
 Expected: the paper used 8 V100 GPUs for about 2 days. The ImageNet tar files must be in
 tensorflow-datasets' manual_dir (the launcher says how if the data is missing).
+
+Against the paper (section cited; "paper silent; preset default": the paper gives no
+value; the why column is blank where they agree):
+
+key                 | paper (section)               | this preset        | why they differ
+------------------- | ----------------------------- | ------------------ | -------------------------
+batch_size          | paper silent; preset default  | 128                |
+                    | (8 V100s, App. A.3)           |                    |
+epochs              | 20 (App. A.3)                 | 20                 |
+warmup_epochs       | 5, phi frozen (App. A.3)      | 5                  |
+weight_lr           | Adam, 3e-4; schedule paper    | Adam, constant     | schedule: preset default
+                    | silent (App. A.3)             | 3e-4               |
+arch_lr             | Adam, 1e-3; schedule paper    | Adam, constant     | schedule: preset default
+                    | silent (App. A.3)             | 1e-3               |
+scale_lr            | not scaled over 8 GPUs        | False              |
+                    | (App. A.3)                    |                    |
+weight_decay        | 3e-4 (App. A.3)               | 3e-4, L2 in the    |
+                    |                               | gradient           |
+arch_weight_decay   | 1e-6 (App. A.3)               | 1e-6, L2 in the    |
+                    |                               | gradient           |
+grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
+temperature         | 0.4 (App. A.3)                | 0.4                |
+gap_weight          | lambda = 0.5 (App. A.3)       | 0.5                |
+gap_form            | paper silent; preset default  | per_pair           |
+                    | (Eq. 8 is per architecture)   |                    |
+arch_penalty_weight | lambda_arch = 0.2 (App. A.3)  | 0.2                |
+objective,          | L_gen (Eq. 8), REBAR          | gen, rebar         |
+estimator           | (Sec. 4.2, Table 2)           |                    |
+layers              | 14 (App. A.3)                 | 14                 |
+init_channels       | 16 (App. A.3)                 | 16                 |
+num_ops             | 5 (Sec. 4.2, App. A.1)        | 5                  |
+image_size          | paper silent; preset default  | 224                |
+sampling            | paper silent; preset default  | per_example        |
 """
 
 from configs.search import common

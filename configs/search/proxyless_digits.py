@@ -24,6 +24,54 @@ re-measured in 3 fresh measuring processes, median; a quiet machine): with the l
 14.3-18.2 ms (5-8 layers skipped) on every seed, without it 21.2-25.3 ms (1-2 skipped).
 The supernet itself stays near chance accuracy on digits within 180 steps (a different path
 each step), so L_gen is mostly noise here and the latency term decides.
+
+Against the paper (section cited; "paper silent; preset default": the paper gives no
+value; the why column is blank where they agree):
+
+key                 | paper (section)               | this preset        | why they differ
+------------------- | ----------------------------- | ------------------ | -------------------------
+dataset, image      | ImageNet (Sec. 5)             | digits, 32x32      | CPU scale: offline,
+                    |                               |                    | minutes
+batch_size          | 192 on 8 V100s (App. E.1)     | 32                 | CPU scale
+epochs              | 35: 20 weights-only, then 15  | 10 of 20 steps     | CPU scale
+                    | (App. E.1)                    |                    |
+warmup_epochs       | 20, phi frozen (App. E.1)     | 1                  | CPU scale
+weight_lr           | Adam, cosine 3e-4 -> 1e-4     | Adam, cosine 3e-4  |
+                    | (App. E.1)                    | -> 1e-4            |
+arch_lr             | Adam, cosine 1e-3 -> 3e-4     | Adam, cosine 2e-2  | CPU scale: 180
+                    | (App. E.1)                    | -> 5e-3            | architecture steps
+weight_decay        | paper silent; preset default  | 0                  |
+arch_weight_decay   | paper silent; preset default  | 0                  |
+grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
+temperature         | paper silent; preset default  | 0.4                | App. A.2's DARTS value
+gap_weight          | paper silent; preset default  | 0.5                |
+                    | (Sec. 3.2: 0.5 often works    |                    |
+                    | well)                         |                    |
+arch_penalty_weight | none: lambda_arch is for      | 0.0                |
+                    | DARTS cells (App. A.2)        |                    |
+objective,          | L_gen + latency term          | gen, rebar         |
+estimator           | (App. E.1); estimator for     |                    |
+                    | L_gen silent                  |                    |
+layers, ops         | 21 layers; MBConv k 3/5/7 x e | the same           |
+                    | 3/6, + skip (Sec. 5,          | (space=proxyless)  |
+                    | App. E.1)                     |                    |
+width_multiplier    | ProxylessNAS-GPU channels     | 0.25               | CPU scale
+                    | (App. E.1)                    |                    |
+skip_dropout_rate   | 0.1 (App. E.1)                | 0.1                |
+sampling            | paper silent; preset default  | per_batch          | CPU scale
+latency.weight      | lambda_lat linear 0 -> 0.1    | 5.0, linear from 0 | CPU scale (see above)
+                    | (App. E.1)                    | over the 9 search  |
+                    |                               | epochs             |
+latency.target_ms   | paper silent; preset default  | 20.0               | CPU scale (see above)
+latency.estimator   | RELAX, linear g (Eq. 5,       | relax, linear g    |
+                    | Sec. 5)                       |                    |
+latency surrogate   | 10K random architectures, L2  | 200; ridge l2 =    | CPU scale; ridge penalty:
+                    | regression (Sec. 5)           | 10.0               | paper silent; preset
+                    |                               |                    | default
+latency.batch_size  | 32 (Sec. 5)                   | 32                 |
+latency device      | the search's V100 (Sec. 5)    | this CPU, process  | CPU scale (see above)
+                    |                               | time, 128x128, 1   |
+                    |                               | thread             |
 """
 
 from configs.search import common

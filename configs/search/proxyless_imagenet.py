@@ -11,6 +11,51 @@ is the V100 latency of the architectures the paper compares (UNAS 9.8 ms, Proxyl
 10.1 ms, Table 3): retarget it to the device that runs the search (`launch.latency` measures a
 genotype). Expected: days on 8 V100s; measuring the 10k surrogate architectures alone takes
 hours, and they are saved in the workdir (latency_measurements.json) for resumes.
+
+Against the paper (section cited; "paper silent; preset default": the paper gives no
+value; the why column is blank where they agree):
+
+key                 | paper (section)               | this preset        | why they differ
+------------------- | ----------------------------- | ------------------ | -------------------------
+batch_size          | 192 on 8 V100s (App. E.1)     | 192                |
+epochs              | 35: 20 weights-only, then 15  | 35                 |
+                    | (App. E.1)                    |                    |
+warmup_epochs       | 20, phi frozen (App. E.1)     | 20                 |
+weight_lr           | Adam, cosine 3e-4 -> 1e-4     | Adam, cosine 3e-4  |
+                    | (App. E.1)                    | -> 1e-4            |
+arch_lr             | Adam, cosine 1e-3 -> 3e-4     | Adam, cosine 1e-3  |
+                    | (App. E.1)                    | -> 3e-4            |
+weight_decay        | paper silent; preset default  | 0                  |
+arch_weight_decay   | paper silent; preset default  | 0                  |
+grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
+temperature         | paper silent; preset default  | 0.4                | App. A.2's DARTS value
+gap_weight          | paper silent; preset default  | 0.5                |
+                    | (Sec. 3.2: 0.5 often works    |                    |
+                    | well)                         |                    |
+arch_penalty_weight | none: lambda_arch is for      | 0.0                |
+                    | DARTS cells (App. A.2)        |                    |
+objective,          | L_gen + latency term          | gen, rebar         |
+estimator           | (App. E.1); estimator for     |                    |
+                    | L_gen silent                  |                    |
+layers, ops         | 21 layers; MBConv k 3/5/7 x e | the same           |
+                    | 3/6, + skip (Sec. 5,          | (space=proxyless)  |
+                    | App. E.1)                     |                    |
+width_multiplier    | ProxylessNAS-GPU channels     | 1.0                |
+                    | (App. E.1)                    |                    |
+skip_dropout_rate   | 0.1 (App. E.1)                | 0.1                |
+image_size          | paper silent; preset default  | 224                |
+sampling            | paper silent; preset default  | per_example        |
+latency.weight      | lambda_lat linear 0 -> 0.1    | 0.1, linear from 0 |
+                    | (App. E.1)                    | over the 15 search |
+                    |                               | epochs             |
+latency.target_ms   | paper silent; preset default  | 10.0               | see above (Table 3)
+latency.estimator   | RELAX, linear g (Eq. 5,       | relax, linear g    |
+                    | Sec. 5)                       |                    |
+latency surrogate   | 10K random architectures, L2  | 10000; ridge l2 =  | ridge penalty: paper
+                    | regression (Sec. 5)           | 10.0               | silent; preset default
+latency.batch_size  | 32 (Sec. 5)                   | 32                 |
+latency device      | the search's V100 (Sec. 5)    | TensorFlow's       |
+                    |                               | default device     |
 """
 
 from configs.search import common

@@ -103,7 +103,7 @@ def test_eval_preset_has_valid_training_keys(preset):
         # UNAS App. B.1: CIFAR-10 and CIFAR-100 differ only in their drop-path rate.
         ("configs/eval/cifar10.py", ("cifar10", 128, 600, 0.05, 3e-4, 0.2, 16, 0.0, 0)),
         ("configs/eval/cifar100.py", ("cifar100", 128, 600, 0.05, 3e-4, 0.3, 16, 0.0, 0)),
-        # App. B.2: lr 0.1 per 128 images, 5 warm-up epochs, label smoothing 0.1.
+        # App. B.2: lr 0.1 per 128 images, 5 warm-up epochs (label smoothing 0.1: DARTS's).
         ("configs/eval/imagenet.py", ("imagenet2012", 128, 250, 0.1, 3e-5, 0.0, 0, 0.1, 5)),
     ],
 )

@@ -67,7 +67,7 @@ def training_fields(**overrides):
         auxiliary_weight=0.4,  # weight of the auxiliary head's loss
         drop_path_rate=0.2,  # final drop-path probability, ramped linearly from 0 per epoch
         cutout=16,  # side of the cutout square; 0 for none (CIFAR only)
-        label_smoothing=0.0,  # App. B.2: 0.1 on ImageNet
+        label_smoothing=0.0,  # 0.1 on ImageNet (as DARTS; App. B.2 does not say)
         seed=0,
         deterministic=False,  # tf.config.experimental.enable_op_determinism
         log_every=50,  # steps between progress lines and summaries

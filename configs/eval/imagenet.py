@@ -7,8 +7,10 @@
 
 Retraining follows App. B.2: SGD momentum 0.9, lr 0.1 per 128 images scaled linearly with the
 global batch (the paper: 128 per GPU on 8 V100s, so batch_size=1024 and lr 0.8), 5 linear warm-up
-epochs then cosine to 0 over 250 epochs, weight decay 3e-5, label smoothing 0.1, auxiliary weight
-0.4, random resized crop 224 + flip; tested on a 224 centre crop of the image resized to 256.
+epochs then cosine to 0 over 250 epochs, weight decay 3e-5. App. B.2 does not give label
+smoothing, the auxiliary weight or the augmentation; this preset uses DARTS's ImageNet ones:
+label smoothing 0.1, auxiliary weight 0.4, random resized crop 224 + flip; tested on a 224
+centre crop of the image resized to 256.
 About 24.5% top-1 error for UNAS_IMAGENET (Table 2). The paper's colour jitter is not applied.
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no

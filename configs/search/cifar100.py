@@ -1,4 +1,4 @@
-"""UNAS search on CIFAR100 (App. A.2): 8 cells, C=16, 100 epochs, 15 of them weights-only.
+"""UNAS search on CIFAR100 (App. A.2): 8 cells, 100 epochs, 15 of them weights-only.
 
     python -m launch.search --config=configs/search/cifar100.py --workdir=/tmp/unas_cifar100
 

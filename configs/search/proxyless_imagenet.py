@@ -3,14 +3,15 @@ r"""UNAS latency-aware search in the ProxylessNAS space on ImageNet (UNAS Sec. 5
     python -m launch.search --config=configs/search/proxyless_imagenet.py \
         --workdir=/tmp/unas_proxyless --config.data_dir=/path/to/tensorflow_datasets
 
-The paper's setting: 224x224, 35 epochs of which the first 20 train only the weights, batch 192
-(on 8 V100s), Adam on w (3e-4 to 1e-4) and phi (1e-3 to 3e-4), L_gen + lambda_lat max(0,
-latency - target) with lambda_lat annealed from 0 to 0.1, RELAX with a linear latency surrogate
-fit on 10k random architectures measured at batch 32 on the search's GPU. The target, 10 ms,
-is the V100 latency of the architectures the paper compares (UNAS 9.8 ms, ProxylessNAS-GPU
-10.1 ms, Table 3): retarget it to the device that runs the search (`launch.latency` measures a
-genotype). Expected: days on 8 V100s; measuring the 10k surrogate architectures alone takes
-hours, and they are saved in the workdir (latency_measurements.json) for resumes.
+The paper's setting (224x224 is ProxylessNAS's; App. E.1 gives no resolution): 35 epochs of
+which the first 20 train only the weights, batch 192 (on 8 V100s), Adam on w (3e-4 to 1e-4) and
+phi (1e-3 to 3e-4), L_gen + lambda_lat max(0, latency - target) with lambda_lat annealed from 0
+to 0.1, RELAX with a linear latency surrogate fit on 10k random architectures measured at batch
+32 on the search's GPU. The target, 10 ms, is the V100 latency of the architectures the paper
+compares (UNAS 9.8 ms, ProxylessNAS-GPU 10.1 ms, Table 3): retarget it to the device that runs
+the search (`launch.latency` measures a genotype). Expected: days on 8 V100s; measuring the 10k
+surrogate architectures alone takes hours, and they are saved in the workdir
+(latency_measurements.json) for resumes.
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no
 value; the why column is blank where they agree):

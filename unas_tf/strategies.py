@@ -93,7 +93,12 @@ def process_directory(workdir):
     if is_chief_process():
         return workdir
     _, task = _cluster_spec()
-    return os.path.join(workdir, SCRATCH_DIR, f"{task['type']}_{task['index']}")
+    return _scratch_dir(workdir, task["type"], task["index"])
+
+
+def _scratch_dir(workdir, task_type, task_id):
+    """WORKDIR/workers/<type>_<index>: what a non-chief worker writes to."""
+    return os.path.join(workdir, SCRATCH_DIR, f"{task_type}_{task_id}")
 
 
 def _resolver(strategy):
@@ -113,9 +118,7 @@ def checkpoint_dir(workdir, strategy):
     if is_chief(strategy):
         return os.path.join(workdir, CHECKPOINT_DIR)
     resolver = _resolver(strategy)
-    return os.path.join(
-        workdir, SCRATCH_DIR, f"{resolver.task_type}_{resolver.task_id}", CHECKPOINT_DIR
-    )
+    return os.path.join(_scratch_dir(workdir, resolver.task_type, resolver.task_id), CHECKPOINT_DIR)
 
 
 def split_global_batch(strategy, batch):

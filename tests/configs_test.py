@@ -27,6 +27,8 @@ SEARCH_KEYS = {
     "arch_weight_decay",
     "space",
     "image_size",
+    "lr_reference_batch",
+    "scale_lr",
 }
 SEARCH_PRESETS = sorted(
     str(path.relative_to(ROOT))
@@ -167,3 +169,54 @@ def test_search_preset_has_the_documented_keys_and_valid_values(preset):
         assert not DARTS_SEARCH_KEYS & set(config.keys())
     loop.validate(config)
     assert "python -m launch.search" in (ROOT / preset).read_text()
+
+
+def _schedule_ends(config, total_steps=100, search_steps=40):
+    """(w at step 0, w at the last step, phi at step 0, phi at its last step) of `config`."""
+    weight, arch = loop.learning_rate_schedules(config, total_steps, search_steps)
+    return tuple(
+        float(rate) for rate in (weight(0), weight(total_steps), arch(0), arch(search_steps))
+    )
+
+
+@pytest.mark.parametrize("preset", ["configs/search/cifar10.py", "configs/search/cifar100.py"])
+@pytest.mark.parametrize("scale_lr", [False, True])
+def test_cifar_presets_search_at_app_a2s_batch_and_rates(preset, scale_lr):
+    config = _parse(preset, f"--config.scale_lr={scale_lr}")
+    # App. A.2: batch 124; w 6e-4 -> 1e-4, phi 2e-3 -> 3e-4 (scale_lr at the preset's own batch
+    # leaves them be).
+    assert (config.batch_size, config.lr_reference_batch) == (124, 124)
+    assert _schedule_ends(config) == pytest.approx((6e-4, 1e-4, 2e-3, 3e-4), rel=1e-6)
+
+
+@pytest.mark.parametrize(("batch_size", "factor"), [(248, 2.0), (62, 0.5)])
+def test_scale_lr_scales_the_whole_schedule_by_the_batch_ratio(batch_size, factor):
+    config = _parse(
+        "configs/search/cifar10.py", f"--config.batch_size={batch_size}", "--config.scale_lr=True"
+    )
+    loop.validate(config)
+    expected = tuple(factor * rate for rate in (6e-4, 1e-4, 2e-3, 3e-4))
+    assert _schedule_ends(config) == pytest.approx(expected, rel=1e-6)
+
+
+def test_without_scale_lr_another_batch_keeps_the_rates():
+    config = _parse("configs/search/cifar10.py", "--config.batch_size=128")
+    loop.validate(config)
+    assert _schedule_ends(config) == pytest.approx((6e-4, 1e-4, 2e-3, 3e-4), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["--config.lr_reference_batch=0"], "config.lr_reference_batch: expected a positive"),
+        (
+            ["--config.scale_lr=True", "--config.batch_size=128"],
+            r"config.batch_size: with config.scale_lr, expected a multiple or a divisor of "
+            r"config.lr_reference_batch=124 .*whole multiples.*got 128",
+        ),
+    ],
+)
+def test_bad_learning_rate_scaling_is_refused_naming_the_key(overrides, message):
+    config = _parse("configs/search/cifar10.py", *overrides)
+    with pytest.raises(ValueError, match=message):
+        loop.validate(config)

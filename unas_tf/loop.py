@@ -47,7 +47,6 @@ from unas_tf import (
 from unas_tf.latency import search_term
 from unas_tf.search_spaces import base as search_space_base
 
-REFERENCE_BATCH_SIZE = 64  # scale_lr multiplies learning rates by batch_size / this
 # The metrics of the progress line; TensorBoard receives every metric of the step.
 PROGRESS_METRICS = (
     "train_loss",
@@ -67,6 +66,7 @@ def validate(config):
     known = estimators.known_names()
     checks = [
         ("batch_size", config.batch_size > 0, "a positive integer"),
+        ("lr_reference_batch", config.lr_reference_batch > 0, "a positive integer"),
         ("epochs", config.epochs > 0, "a positive integer"),
         ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
         ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
@@ -86,6 +86,13 @@ def validate(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
+    batch, reference = config.batch_size, config.lr_reference_batch
+    if config.scale_lr and batch % reference and reference % batch:
+        raise ValueError(
+            f"config.batch_size: with config.scale_lr, expected a multiple or a divisor of "
+            f"config.lr_reference_batch={reference} (the linear scaling rule is for whole "
+            f"multiples of the batch the rates are set for), got {batch}"
+        )
     space = search_space_base.of_config(config)
     space.validate_search(config)
     if space.measures_latency:
@@ -112,17 +119,34 @@ def _settings(config):
         raise ValueError(f"config: {error}") from error
 
 
-def _cosine(initial, final, steps):
-    return keras.optimizers.schedules.CosineDecay(
-        initial, decay_steps=max(steps, 1), alpha=final / initial
+def learning_rate_schedules(config, total_steps, search_steps):
+    """The cosine schedules of w (over `total_steps`) and phi (over `search_steps`).
+
+    Each anneals from the config's initial rate to its final one. With `config.scale_lr` the
+    whole schedule, initial and final rates, is multiplied by
+    `batch_size / lr_reference_batch`: the linear scaling rule (Goyal et al. 2017, Sec. 2.1), the
+    rates being set for a global batch of `lr_reference_batch`. The released code's `--scale_lr`
+    scaled the initial rates alone, against a reference of 64 examples.
+
+    Args:
+      config: a search config (its learning-rate keys, batch_size and scale_lr).
+      total_steps: steps of the whole search, over which w's rate anneals.
+      search_steps: steps that update phi (after the warm-up), over which phi's rate anneals.
+
+    Returns:
+      (weight schedule, arch schedule), Keras `LearningRateSchedule`s of the step.
+    """
+    scale = config.batch_size / config.lr_reference_batch if config.scale_lr else 1.0
+
+    def cosine(initial, final, steps):
+        return keras.optimizers.schedules.CosineDecay(
+            initial * scale, decay_steps=max(steps, 1), alpha=final / initial
+        )
+
+    return (
+        cosine(config.weight_lr, config.weight_lr_final, total_steps),
+        cosine(config.arch_lr, config.arch_lr_final, search_steps),
     )
-
-
-def _learning_rates(config):
-    """(weight initial, weight final, arch initial, arch final), scaled if `scale_lr` is set."""
-    scale = config.batch_size / REFERENCE_BATCH_SIZE if config.scale_lr else 1.0
-    rates = (config.weight_lr, config.weight_lr_final, config.arch_lr, config.arch_lr_final)
-    return tuple(rate * scale for rate in rates)
 
 
 def _current_genotype(search_trainer, space, ops):
@@ -265,7 +289,9 @@ def _build_trainer(config, space, strategy, search, latency, schedule):
 
     `latency`, a `search_term.SearchLatency` or None, fits its surrogate first.
     """
-    weight_lr, weight_lr_final, arch_lr, arch_lr_final = _learning_rates(config)
+    weight_schedule, arch_schedule = learning_rate_schedules(
+        config, schedule.total, schedule.search
+    )
     supernet = space.build_supernet(config, search.num_classes)
     distribution = distributions.ArchitectureDistribution(
         space.choice_shapes(config), space.choice_masks(config)
@@ -273,8 +299,8 @@ def _build_trainer(config, space, strategy, search, latency, schedule):
     objective = latency.build_objective() if latency is not None else None
     estimator = estimators.create_for_search(config.estimator, config.temperature)
     # Weight decay is L2 in the gradient, added by the trainer (see unas_tf/trainer.py).
-    weight_optimizer = keras.optimizers.Adam(_cosine(weight_lr, weight_lr_final, schedule.total))
-    arch_optimizer = keras.optimizers.Adam(_cosine(arch_lr, arch_lr_final, schedule.search))
+    weight_optimizer = keras.optimizers.Adam(weight_schedule)
+    arch_optimizer = keras.optimizers.Adam(arch_schedule)
     first = next(iter(search.val))
     supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
     weight_optimizer.build(supernet.trainable_weights)

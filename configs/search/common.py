@@ -16,7 +16,7 @@ def search_config(**overrides):
             epochs=100,
             warmup_epochs=15,  # weights only, phi frozen (App. A.2)
             steps_per_epoch=0,  # 0 = a full pass over search-train
-            batch_size=64,  # global: examples per step over all replicas
+            batch_size=124,  # global: examples per step over all replicas (App. A.2)
             seed=0,
             deterministic=False,  # tf.config.experimental.enable_op_determinism
             estimator="rebar",  # rebar | reinforce | gumbel_softmax | random
@@ -36,7 +36,11 @@ def search_config(**overrides):
             arch_lr_final=3e-4,
             arch_weight_decay=1e-6,  # L2 on phi, added to its gradient (App. A.3)
             strategy="auto",  # auto | default | mirrored | multi_worker (unas_tf/strategies.py)
-            scale_lr=False,  # multiply the four learning rates by batch_size / 64
+            # The global batch the learning rates above are set for. scale_lr multiplies the
+            # whole schedule of w and phi (initial and final rates) by batch_size / this, the
+            # linear scaling rule (unas_tf/loop.py: learning_rate_schedules).
+            lr_reference_batch=124,
+            scale_lr=False,
             log_every=10,  # steps between progress lines and summaries
             eval_batches=4,  # search-val batches scoring the argmax architecture each epoch
             checkpoints_to_keep=2,
@@ -74,6 +78,8 @@ def proxyless_search_config(latency=None, **overrides):
         width_multiplier=1.0,  # scales every channel count of the backbone
         skip_dropout_rate=0.1,  # dropout on the skip choice during search (App. E.1)
         arch_penalty_weight=0.0,  # the DARTS-cell penalty of App. A.2 has nothing to act on
+        batch_size=192,
+        lr_reference_batch=192,
         weight_lr=3e-4,
         weight_lr_final=1e-4,
         weight_decay=0.0,

@@ -52,6 +52,7 @@ def get_config():
         epochs=20,
         warmup_epochs=5,
         batch_size=128,
+        lr_reference_batch=128,
         layers=14,
         num_ops=5,
         weight_lr=3e-4,

@@ -6,6 +6,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
+from configs.search import common
 from unas_tf import loop, retraining
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -220,3 +221,31 @@ def test_bad_learning_rate_scaling_is_refused_naming_the_key(overrides, message)
     config = _parse("configs/search/cifar10.py", *overrides)
     with pytest.raises(ValueError, match=message):
         loop.validate(config)
+
+
+@pytest.mark.parametrize("preset", SEARCH_PRESETS)
+def test_each_search_presets_rates_are_set_for_its_own_batch(preset):
+    config = _parse(preset)
+    assert config.lr_reference_batch == config.batch_size
+    assert not config.scale_lr
+
+
+@pytest.mark.parametrize(
+    ("preset", "rates"),
+    [
+        # The released commands (8 GPUs x 24, --same_alpha_minibatch, no --scale_lr) and
+        # train_search.py defaults: cosine w 3e-4 -> 1e-4, phi 1e-3 -> 3e-4, L2 3e-4 and 1e-6.
+        ("configs/search/imagenet.py", (3e-4, 1e-4, 1e-3, 3e-4)),
+        ("configs/search/proxyless_imagenet.py", (3e-4, 1e-4, 1e-3, 3e-4)),
+    ],
+)
+def test_imagenet_presets_follow_the_released_code(preset, rates):
+    config = _parse(preset)
+    assert (config.batch_size, config.sampling) == (192, "per_batch")
+    assert (config.weight_decay, config.arch_weight_decay) == (3e-4, 1e-6)
+    assert _schedule_ends(config) == pytest.approx(rates, rel=1e-6)
+
+
+def test_proxyless_defaults_decay_as_the_released_code():
+    config = common.proxyless_search_config()
+    assert (config.weight_decay, config.arch_weight_decay) == (3e-4, 1e-6)

@@ -66,8 +66,9 @@ def proxyless_search_config(latency=None, **overrides):
     """Returns the keys of a ProxylessNAS-space search with the latency term (UNAS App. E.1).
 
     The shared keys of `search_config` plus the space, its width and the `latency` section.
-    Defaults follow App. E.1: Adam on phi (1e-3 to 3e-4) and w (3e-4 to 1e-4), lambda_lat
-    annealed from 0 to 0.1, dropout 0.1 on the skip choice.
+    Defaults follow App. E.1: Adam on phi (1e-3 to 3e-4) and w (3e-4 to 1e-4) at batch 192,
+    lambda_lat annealed from 0 to 0.1, dropout 0.1 on the skip choice; where App. E.1 is silent,
+    the released code's (proxylessnas/train_search.py): L2 weight decay 3e-4 on w and 1e-6 on phi.
 
     Args:
       latency: overrides of the `latency` section's keys.
@@ -82,10 +83,10 @@ def proxyless_search_config(latency=None, **overrides):
         lr_reference_batch=192,
         weight_lr=3e-4,
         weight_lr_final=1e-4,
-        weight_decay=0.0,
+        weight_decay=3e-4,
         arch_lr=1e-3,
         arch_lr_final=3e-4,
-        arch_weight_decay=0.0,
+        arch_weight_decay=1e-6,
     )
     config.latency = ml_collections.ConfigDict(
         dict(

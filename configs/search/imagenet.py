@@ -6,30 +6,41 @@
 Expected: the paper used 8 V100 GPUs for about 2 days. The ImageNet tar files must be in
 tensorflow-datasets' manual_dir (the launcher says how if the data is missing).
 
-Against the paper (section cited; "paper silent; preset default": the paper gives no
-value; the why column is blank where they agree):
+Against the paper (section cited; "paper silent; released code: VALUE": the paper gives no
+value and the paper's released code, NVlabs/unas's commands.sh and darts/train_search.py, uses
+VALUE; "paper silent; preset default": the preset's own choice; the why column is blank where
+they agree):
 
 key                 | paper (section)               | this preset        | why they differ
 ------------------- | ----------------------------- | ------------------ | -------------------------
-batch_size          | paper silent; preset default  | 128                |
-                    | (8 V100s, App. A.3)           |                    |
+batch_size          | paper silent (8 V100s, App.   | 192                |
+                    | A.3); released code: 8 x 24 = |                    |
+                    | 192                           |                    |
 epochs              | 20 (App. A.3)                 | 20                 |
 warmup_epochs       | 5, phi frozen (App. A.3)      | 5                  |
-weight_lr           | Adam, 3e-4; schedule paper    | Adam, constant     | schedule: preset default
-                    | silent (App. A.3)             | 3e-4               |
-arch_lr             | Adam, 1e-3; schedule paper    | Adam, constant     | schedule: preset default
-                    | silent (App. A.3)             | 1e-3               |
-scale_lr            | not scaled over 8 GPUs        | False              |
-                    | (App. A.3)                    |                    |
+weight_lr           | Adam, 3e-4 (App. A.3);        | Adam, cosine 3e-4  | the span: paper silent,
+                    | schedule paper silent;        | -> 1e-4 over all   | not the released code's
+                    | released code: constant in    | 20 epochs          |
+                    | the warm-up, then cosine to   |                    |
+                    | 1e-4 over 15 epochs           |                    |
+arch_lr             | Adam, 1e-3 (App. A.3);        | Adam, cosine 1e-3  |
+                    | schedule paper silent;        | -> 3e-4 over the   |
+                    | released code: cosine to 3e-4 | 15 search epochs   |
+                    | over 15 epochs                |                    |
+lr_reference_batch, | not scaled over 8 GPUs (App.  | 192, False         |
+scale_lr            | A.3); released code: no       |                    |
+                    | --scale_lr                    |                    |
 weight_decay        | 3e-4 (App. A.3)               | 3e-4, L2 in the    |
                     |                               | gradient           |
 arch_weight_decay   | 1e-6 (App. A.3)               | 1e-6, L2 in the    |
                     |                               | gradient           |
-grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
+grad_clip_norm      | paper silent; released code:  | 5.0 (global norm)  |
+                    | 5 (global norm)               |                    |
 temperature         | 0.4 (App. A.3)                | 0.4                |
 gap_weight          | lambda = 0.5 (App. A.3)       | 0.5                |
-gap_form            | paper silent; preset default  | per_pair           |
-                    | (Eq. 8 is per architecture)   |                    |
+gap_form            | paper silent (Eq. 8 is per    | per_pair           |
+                    | architecture); released code: |                    |
+                    | per_pair                      |                    |
 arch_penalty_weight | lambda_arch = 0.2 (App. A.3)  | 0.2                |
 objective,          | L_gen (Eq. 8), REBAR          | gen, rebar         |
 estimator           | (Sec. 4.2, Table 2)           |                    |
@@ -37,7 +48,13 @@ layers              | 14 (App. A.3)                 | 14                 |
 init_channels       | 16 (App. A.3)                 | 16                 |
 num_ops             | 5 (Sec. 4.2, App. A.1)        | 5                  |
 image_size          | paper silent; preset default  | 224                |
-sampling            | paper silent; preset default  | per_example        |
+sampling            | paper silent; released code:  | per_batch          |
+                    | one sample per minibatch      |                    |
+                    | (--same_alpha_minibatch)      |                    |
+(no key)            | paper silent; released code:  | none               | not implemented
+                    | --gsm_soften_eps 0.08, which  |                    |
+                    | softens the sampling          |                    |
+                    | probabilities                 |                    |
 """
 
 from configs.search import common
@@ -51,12 +68,13 @@ def get_config():
         stem="imagenet",
         epochs=20,
         warmup_epochs=5,
-        batch_size=128,
-        lr_reference_batch=128,
+        batch_size=192,
+        lr_reference_batch=192,
         layers=14,
         num_ops=5,
+        sampling="per_batch",
         weight_lr=3e-4,
-        weight_lr_final=3e-4,
+        weight_lr_final=1e-4,
         arch_lr=1e-3,
-        arch_lr_final=1e-3,
+        arch_lr_final=3e-4,
     )

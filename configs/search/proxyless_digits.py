@@ -102,6 +102,8 @@ def get_config():
         steps_per_epoch=20,
         batch_size=32,
         lr_reference_batch=32,
+        weight_decay=0.0,
+        arch_weight_decay=0.0,
         sampling="per_batch",
         arch_lr=2e-2,  # a short search: phi must move within 180 steps
         arch_lr_final=5e-3,

@@ -13,31 +13,45 @@ the search (`launch.latency` measures a genotype). Expected: days on 8 V100s; me
 surrogate architectures alone takes hours, and they are saved in the workdir
 (latency_measurements.json) for resumes.
 
-Against the paper (section cited; "paper silent; preset default": the paper gives no
-value; the why column is blank where they agree):
+Against the paper (section cited; "paper silent; released code: VALUE": the paper gives no
+value and the paper's released code, NVlabs/unas's commands.sh and proxylessnas/train_search.py,
+uses VALUE; "paper silent; preset default": the preset's own choice; the why column is blank
+where they agree):
 
 key                 | paper (section)               | this preset        | why they differ
 ------------------- | ----------------------------- | ------------------ | -------------------------
-batch_size          | 192 on 8 V100s (App. E.1)     | 192                |
+batch_size          | 192 on 8 V100s (App. E.1);    | 192                |
+                    | released code: 8 x 24         |                    |
 epochs              | 35: 20 weights-only, then 15  | 35                 |
                     | (App. E.1)                    |                    |
 warmup_epochs       | 20, phi frozen (App. E.1)     | 20                 |
-weight_lr           | Adam, cosine 3e-4 -> 1e-4     | Adam, cosine 3e-4  |
-                    | (App. E.1)                    | -> 1e-4            |
+weight_lr           | Adam, cosine 3e-4 -> 1e-4     | Adam, cosine 3e-4  | the span: paper silent,
+                    | (App. E.1); released code:    | -> 1e-4 over all   | not the released code's
+                    | constant in the warm-up, then | 35 epochs          |
+                    | cosine over 15 epochs         |                    |
 arch_lr             | Adam, cosine 1e-3 -> 3e-4     | Adam, cosine 1e-3  |
-                    | (App. E.1)                    | -> 3e-4            |
-weight_decay        | paper silent; preset default  | 0                  |
-arch_weight_decay   | paper silent; preset default  | 0                  |
-grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
-temperature         | paper silent; preset default  | 0.4                | App. A.2's DARTS value
-gap_weight          | paper silent; preset default  | 0.5                |
-                    | (Sec. 3.2: 0.5 often works    |                    |
-                    | well)                         |                    |
+                    | (App. E.1)                    | -> 3e-4 over the   |
+                    |                               | 15 search epochs   |
+lr_reference_batch, | rates for batch 192 (App.     | 192, False         |
+scale_lr            | E.1); released code: no       |                    |
+                    | --scale_lr                    |                    |
+weight_decay        | paper silent; released code:  | 3e-4, L2 in the    |
+                    | 3e-4, L2 in the gradient      | gradient           |
+arch_weight_decay   | paper silent; released code:  | 1e-6, L2 in the    |
+                    | 1e-6, L2 in the gradient      | gradient           |
+grad_clip_norm      | paper silent; released code:  | 5.0 (global norm)  |
+                    | 5 (global norm)               |                    |
+temperature         | paper silent; released code:  | 0.4                |
+                    | 0.4                           |                    |
+gap_weight          | paper silent (Sec. 3.2: 0.5   | 0.5                |
+                    | often works well); released   |                    |
+                    | code: 0.5                     |                    |
 arch_penalty_weight | none: lambda_arch is for      | 0.0                |
                     | DARTS cells (App. A.2)        |                    |
 objective,          | L_gen + latency term          | gen, rebar         |
 estimator           | (App. E.1); estimator for     |                    |
-                    | L_gen silent                  |                    |
+                    | L_gen silent; released code:  |                    |
+                    | rebar                         |                    |
 layers, ops         | 21 layers; MBConv k 3/5/7 x e | the same           |
                     | 3/6, + skip (Sec. 5,          | (space=proxyless)  |
                     | App. E.1)                     |                    |
@@ -45,11 +59,18 @@ width_multiplier    | ProxylessNAS-GPU channels     | 1.0                |
                     | (App. E.1)                    |                    |
 skip_dropout_rate   | 0.1 (App. E.1)                | 0.1                |
 image_size          | paper silent; preset default  | 224                |
-sampling            | paper silent; preset default  | per_example        |
+sampling            | paper silent; released code:  | per_batch          |
+                    | one sample per minibatch      |                    |
+                    | (--same_alpha_minibatch)      |                    |
+(no key)            | paper silent; released code:  | none               | not implemented
+                    | --gsm_soften_eps 0.08, which  |                    |
+                    | softens the sampling          |                    |
+                    | probabilities                 |                    |
 latency.weight      | lambda_lat linear 0 -> 0.1    | 0.1, linear from 0 |
                     | (App. E.1)                    | over the 15 search |
                     |                               | epochs             |
-latency.target_ms   | paper silent; preset default  | 10.0               | see above (Table 3)
+latency.target_ms   | paper silent; released code:  | 10.0               |
+                    | 10 (see above, Table 3)       |                    |
 latency.estimator   | RELAX, linear g (Eq. 5,       | relax, linear g    |
                     | Sec. 5)                       |                    |
 latency surrogate   | 10K random architectures, L2  | 10000; ridge l2 =  | ridge penalty: paper
@@ -71,5 +92,7 @@ def get_config():
         epochs=35,
         warmup_epochs=20,
         batch_size=192,
+        lr_reference_batch=192,
+        sampling="per_batch",
         log_every=100,
     )

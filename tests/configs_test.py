@@ -28,7 +28,7 @@ SEARCH_KEYS = {
     "arch_weight_decay",
     "space",
     "image_size",
-    "lr_reference_batch",
+    "lr_reference_batch_size",
     "scale_lr",
 }
 SEARCH_PRESETS = sorted(
@@ -186,7 +186,7 @@ def test_cifar_presets_search_at_app_a2s_batch_and_rates(preset, scale_lr):
     config = _parse(preset, f"--config.scale_lr={scale_lr}")
     # App. A.2: batch 124; w 6e-4 -> 1e-4, phi 2e-3 -> 3e-4 (scale_lr at the preset's own batch
     # leaves them be).
-    assert (config.batch_size, config.lr_reference_batch) == (124, 124)
+    assert (config.batch_size, config.lr_reference_batch_size) == (124, 124)
     assert _schedule_ends(config) == pytest.approx((6e-4, 1e-4, 2e-3, 3e-4), rel=1e-6)
 
 
@@ -209,11 +209,14 @@ def test_without_scale_lr_another_batch_keeps_the_rates():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["--config.lr_reference_batch=0"], "config.lr_reference_batch: expected a positive"),
+        (
+            ["--config.lr_reference_batch_size=0"],
+            "config.lr_reference_batch_size: expected a positive",
+        ),
         (
             ["--config.scale_lr=True", "--config.batch_size=128"],
             r"config.batch_size: with config.scale_lr, expected a multiple or a divisor of "
-            r"config.lr_reference_batch=124 .*whole multiples.*got 128",
+            r"config.lr_reference_batch_size=124 .*whole multiples.*got 128",
         ),
     ],
 )
@@ -226,7 +229,7 @@ def test_bad_learning_rate_scaling_is_refused_naming_the_key(overrides, message)
 @pytest.mark.parametrize("preset", SEARCH_PRESETS)
 def test_each_search_presets_rates_are_set_for_its_own_batch(preset):
     config = _parse(preset)
-    assert config.lr_reference_batch == config.batch_size
+    assert config.lr_reference_batch_size == config.batch_size
     assert not config.scale_lr
 
 

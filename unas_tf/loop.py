@@ -66,7 +66,7 @@ def validate(config):
     known = estimators.known_names()
     checks = [
         ("batch_size", config.batch_size > 0, "a positive integer"),
-        ("lr_reference_batch", config.lr_reference_batch > 0, "a positive integer"),
+        ("lr_reference_batch_size", config.lr_reference_batch_size > 0, "a positive integer"),
         ("epochs", config.epochs > 0, "a positive integer"),
         ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
         ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
@@ -86,11 +86,11 @@ def validate(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
-    batch, reference = config.batch_size, config.lr_reference_batch
+    batch, reference = config.batch_size, config.lr_reference_batch_size
     if config.scale_lr and batch % reference and reference % batch:
         raise ValueError(
             f"config.batch_size: with config.scale_lr, expected a multiple or a divisor of "
-            f"config.lr_reference_batch={reference} (the linear scaling rule is for whole "
+            f"config.lr_reference_batch_size={reference} (the linear scaling rule is for whole "
             f"multiples of the batch the rates are set for), got {batch}"
         )
     space = search_space_base.of_config(config)
@@ -124,9 +124,9 @@ def learning_rate_schedules(config, total_steps, search_steps):
 
     Each anneals from the config's initial rate to its final one. With `config.scale_lr` the
     whole schedule, initial and final rates, is multiplied by
-    `batch_size / lr_reference_batch`: the linear scaling rule (Goyal et al. 2017, Sec. 2.1), the
-    rates being set for a global batch of `lr_reference_batch`. The released code's `--scale_lr`
-    scaled the initial rates alone, against a reference of 64 examples.
+    `batch_size / lr_reference_batch_size`: the linear scaling rule (Goyal et al. 2017, Sec. 2.1),
+    the rates being set for a global batch of `lr_reference_batch_size`. The released code's
+    `--scale_lr` scaled the initial rates alone, against a reference of 64 examples.
 
     Args:
       config: a search config (its learning-rate keys, batch_size and scale_lr).
@@ -136,7 +136,7 @@ def learning_rate_schedules(config, total_steps, search_steps):
     Returns:
       (weight schedule, arch schedule), Keras `LearningRateSchedule`s of the step.
     """
-    scale = config.batch_size / config.lr_reference_batch if config.scale_lr else 1.0
+    scale = config.batch_size / config.lr_reference_batch_size if config.scale_lr else 1.0
 
     def cosine(initial, final, steps):
         return keras.optimizers.schedules.CosineDecay(

@@ -23,9 +23,9 @@ weight_lr           | Adam, cosine 6e-4 -> 1e-4     | Adam, cosine 6e-4  | the s
 arch_lr             | Adam, cosine 2e-3 -> 3e-4     | Adam, cosine 2e-3  |
                     | (App. A.2); released code:    | -> 3e-4 over the   |
                     | 1e-3 x 128 / 64 -> 3e-4       | 85 search epochs   |
-lr_reference_batch, | rates for batch 124 (App.     | 124, False         | the rates are App. A.2's;
-scale_lr            | A.2); released code: 64,      |                    | scale_lr scales initial
-                    | --scale_lr scales the initial |                    | and final rates (linear
+lr_reference_       | rates for batch 124 (App.     | 124, False         | the rates are App. A.2's;
+batch_size,         | A.2); released code: 64,      |                    | scale_lr scales initial
+scale_lr            | --scale_lr scales the initial |                    | and final rates (linear
                     | rates alone                   |                    | scaling rule)
 weight_decay        | paper silent; released code:  | 3e-4, L2 in the    |
                     | 3e-4, L2 in the gradient      | gradient           |
@@ -57,5 +57,5 @@ from configs.search import common
 def get_config():
     """Returns the preset; override any key with --config.KEY=VALUE."""
     return common.darts_search_config(
-        dataset="cifar100", image_size=32, batch_size=124, lr_reference_batch=124
+        dataset="cifar100", image_size=32, batch_size=124, lr_reference_batch_size=124
     )

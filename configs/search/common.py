@@ -39,7 +39,7 @@ def search_config(**overrides):
             # The global batch the learning rates above are set for. scale_lr multiplies the
             # whole schedule of w and phi (initial and final rates) by batch_size / this, the
             # linear scaling rule (unas_tf/loop.py: learning_rate_schedules).
-            lr_reference_batch=124,
+            lr_reference_batch_size=124,
             scale_lr=False,
             log_every=10,  # steps between progress lines and summaries
             eval_batches=4,  # search-val batches scoring the argmax architecture each epoch
@@ -80,7 +80,7 @@ def proxyless_search_config(latency=None, **overrides):
         skip_dropout_rate=0.1,  # dropout on the skip choice during search (App. E.1)
         arch_penalty_weight=0.0,  # the DARTS-cell penalty of App. A.2 has nothing to act on
         batch_size=192,
-        lr_reference_batch=192,
+        lr_reference_batch_size=192,
         weight_lr=3e-4,
         weight_lr_final=1e-4,
         weight_decay=3e-4,

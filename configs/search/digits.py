@@ -25,8 +25,9 @@ weight_lr           | Adam, cosine 6e-4 -> 1e-4     | Adam, cosine 1e-2  | CPU s
                     | (App. A.2)                    | -> 1e-3            | above)
 arch_lr             | Adam, cosine 2e-3 -> 3e-4     | Adam, cosine 2e-3  |
                     | (App. A.2)                    | -> 3e-4            |
-lr_reference_batch, | App. A.2's rates are for      | 32, False          | CPU scale: the rates are
-scale_lr            | batch 124                     |                    | set for batch 32
+lr_reference_       | App. A.2's rates are for      | 32, False          | CPU scale: the rates are
+batch_size,         | batch 124                     |                    | set for batch 32
+scale_lr            |                               |                    |
 weight_decay        | paper silent; preset default  | 3e-4, L2 in the    | App. A.3's ImageNet value
                     |                               | gradient           |
 arch_weight_decay   | paper silent; preset default  | 1e-6, L2 in the    | App. A.3's ImageNet value
@@ -58,7 +59,7 @@ def get_config():
         warmup_epochs=3,
         steps_per_epoch=30,
         batch_size=32,
-        lr_reference_batch=32,
+        lr_reference_batch_size=32,
         layers=3,
         init_channels=8,
         weight_lr=1e-2,

@@ -27,9 +27,9 @@ arch_lr             | Adam, 1e-3 (App. A.3);        | Adam, cosine 1e-3  |
                     | schedule paper silent;        | -> 3e-4 over the   |
                     | released code: cosine to 3e-4 | 15 search epochs   |
                     | over 15 epochs                |                    |
-lr_reference_batch, | not scaled over 8 GPUs (App.  | 192, False         |
-scale_lr            | A.3); released code: no       |                    |
-                    | --scale_lr                    |                    |
+lr_reference_       | not scaled over 8 GPUs (App.  | 192, False         |
+batch_size,         | A.3); released code: no       |                    |
+scale_lr            | --scale_lr                    |                    |
 weight_decay        | 3e-4 (App. A.3)               | 3e-4, L2 in the    |
                     |                               | gradient           |
 arch_weight_decay   | 1e-6 (App. A.3)               | 1e-6, L2 in the    |
@@ -69,7 +69,7 @@ def get_config():
         epochs=20,
         warmup_epochs=5,
         batch_size=192,
-        lr_reference_batch=192,
+        lr_reference_batch_size=192,
         layers=14,
         num_ops=5,
         sampling="per_batch",

@@ -40,8 +40,9 @@ weight_lr           | Adam, cosine 3e-4 -> 1e-4     | Adam, cosine 3e-4  |
                     | (App. E.1)                    | -> 1e-4            |
 arch_lr             | Adam, cosine 1e-3 -> 3e-4     | Adam, cosine 2e-2  | CPU scale: 180
                     | (App. E.1)                    | -> 5e-3            | architecture steps
-lr_reference_batch, | App. E.1's rates are for      | 32, False          | CPU scale: the rates are
-scale_lr            | batch 192                     |                    | set for batch 32
+lr_reference_       | App. E.1's rates are for      | 32, False          | CPU scale: the rates are
+batch_size,         | batch 192                     |                    | set for batch 32
+scale_lr            |                               |                    |
 weight_decay        | paper silent; preset default  | 0                  |
 arch_weight_decay   | paper silent; preset default  | 0                  |
 grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
@@ -101,7 +102,7 @@ def get_config():
         warmup_epochs=1,
         steps_per_epoch=20,
         batch_size=32,
-        lr_reference_batch=32,
+        lr_reference_batch_size=32,
         weight_decay=0.0,
         arch_weight_decay=0.0,
         sampling="per_batch",

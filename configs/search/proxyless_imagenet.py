@@ -32,9 +32,9 @@ weight_lr           | Adam, cosine 3e-4 -> 1e-4     | Adam, cosine 3e-4  | the s
 arch_lr             | Adam, cosine 1e-3 -> 3e-4     | Adam, cosine 1e-3  |
                     | (App. E.1)                    | -> 3e-4 over the   |
                     |                               | 15 search epochs   |
-lr_reference_batch, | rates for batch 192 (App.     | 192, False         |
-scale_lr            | E.1); released code: no       |                    |
-                    | --scale_lr                    |                    |
+lr_reference_       | rates for batch 192 (App.     | 192, False         |
+batch_size,         | E.1); released code: no       |                    |
+scale_lr            | --scale_lr                    |                    |
 weight_decay        | paper silent; released code:  | 3e-4, L2 in the    |
                     | 3e-4, L2 in the gradient      | gradient           |
 arch_weight_decay   | paper silent; released code:  | 1e-6, L2 in the    |
@@ -92,7 +92,7 @@ def get_config():
         epochs=35,
         warmup_epochs=20,
         batch_size=192,
-        lr_reference_batch=192,
+        lr_reference_batch_size=192,
         sampling="per_batch",
         log_every=100,
     )

@@ -6,7 +6,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from unas_tf import loop, retraining
+from unas_tf import loop, retraining, study_trial
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {"network", "genotype", "image_size", "num_classes"}
@@ -167,3 +167,22 @@ def test_search_preset_has_the_documented_keys_and_valid_values(preset):
         assert not DARTS_SEARCH_KEYS & set(config.keys())
     loop.validate(config)
     assert "python -m launch.search" in (ROOT / preset).read_text()
+
+
+STUDY_PRESETS = sorted(
+    str(path.relative_to(ROOT))
+    for path in (ROOT / "configs" / "study").glob("*.py")
+    if path.stem not in ("__init__", "common")
+)
+
+
+def test_the_study_presets_exist():
+    assert [pathlib.Path(p).stem for p in STUDY_PRESETS] == ["cifar10", "digits", "smoke"]
+
+
+@pytest.mark.parametrize("preset", STUDY_PRESETS)
+def test_study_preset_is_valid_and_gives_its_command(preset):
+    config = _parse(preset, "--config.search.epochs=20", "--config.seeds=(0,1)")
+    assert (config.search.epochs, config.seeds) == (20, (0, 1))
+    study_trial.validate(config)  # the grid, and every trial's search and retraining config
+    assert "python -m launch.study" in (ROOT / preset).read_text()

@@ -39,6 +39,11 @@ def _exit(message):
     sys.exit(f"{pathlib.Path(sys.argv[0]).stem}: {message}")
 
 
+def fail(message):
+    """Exits with status 1 after the one-line `message`, prefixed with the launcher's name."""
+    _exit(message)
+
+
 def _config_argument():
     """The value of --config in sys.argv, or None."""
     arguments = sys.argv[1:]
@@ -48,6 +53,25 @@ def _config_argument():
         if argument == "--config" and index + 1 < len(arguments):
             return arguments[index + 1]
     return None
+
+
+def config_arguments(default):
+    """This process's --config and --config.KEY[=VALUE] arguments, to give a child process.
+
+    The preset's path is made absolute (`default`, relative to the package root, when --config
+    is absent), so the arguments mean the same in any working directory.
+    """
+    value = _config_argument() or str(PACKAGE_ROOT / default)
+    path, colon, argument = value.partition(":")
+    arguments = [f"--config={os.path.abspath(path)}{colon}{argument}"]
+    given = sys.argv[1:]
+    for index, argument in enumerate(given):
+        if argument.startswith("--config."):
+            arguments.append(argument)
+            following = given[index + 1] if index + 1 < len(given) else "--"
+            if "=" not in argument and not following.startswith("--"):  # --config.KEY VALUE
+                arguments.append(following)
+    return arguments
 
 
 def _check_config_file(value):

@@ -7,7 +7,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from configs.search import common
-from unas_tf import loop, retraining
+from unas_tf import loop, retraining, study_trial
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {"network", "genotype", "image_size", "num_classes"}
@@ -252,3 +252,22 @@ def test_imagenet_presets_follow_the_released_code(preset, rates):
 def test_proxyless_defaults_decay_as_the_released_code():
     config = common.proxyless_search_config()
     assert (config.weight_decay, config.arch_weight_decay) == (3e-4, 1e-6)
+
+
+STUDY_PRESETS = sorted(
+    str(path.relative_to(ROOT))
+    for path in (ROOT / "configs" / "study").glob("*.py")
+    if path.stem not in ("__init__", "common")
+)
+
+
+def test_the_study_presets_exist():
+    assert [pathlib.Path(p).stem for p in STUDY_PRESETS] == ["cifar10", "digits", "smoke"]
+
+
+@pytest.mark.parametrize("preset", STUDY_PRESETS)
+def test_study_preset_is_valid_and_gives_its_command(preset):
+    config = _parse(preset, "--config.search.epochs=20", "--config.seeds=(0,1)")
+    assert (config.search.epochs, config.seeds) == (20, (0, 1))
+    study_trial.validate(config)  # the grid, and every trial's search and retraining config
+    assert "python -m launch.study" in (ROOT / preset).read_text()

@@ -252,6 +252,20 @@ def test_a_workdir_of_another_config_is_refused(tmp_path):
         retraining.run_training(_tiny_config(epochs=3), workdir)
 
 
+def test_a_cell_that_ignores_an_input_trains(tmp_path):
+    # Searches find such cells: here no normal node reads the cell before the previous one, so
+    # the weights preprocessing it get no gradient (a search of the digits preset found this).
+    genotype = genotypes.DartsGenotype(
+        ops=genotypes.DARTS_OPS,
+        normal=tuple(genotypes.Node(inputs=(1, 1), ops=(1, 0)) for _ in range(4)),
+        reduce=tuple(genotypes.Node(inputs=(0, 1), ops=(4, 5)) for _ in range(4)),
+    )
+    path = tmp_path / "genotype.json"
+    genotypes.save(genotype, path)
+    config = _tiny_config(genotype=str(path), epochs=1, steps_per_epoch=1)
+    assert retraining.run_training(config, tmp_path / "run")["params"] > 0
+
+
 def test_a_genotype_of_another_search_space_is_a_clear_error(tmp_path):
     path = tmp_path / "proxyless.json"
     genotypes.save(genotypes.random_proxyless(0), path)

@@ -158,9 +158,14 @@ class RetrainTrainer(tf.Module):
             loss = tf.nn.compute_average_loss(
                 per_example, global_batch_size=self.settings.global_batch_size
             )
-        gradients, norm = strategies.clipped_sum(
-            tape.gradient(loss, weights), self.settings.grad_clip_norm
-        )
+        # A cell may leave an input unread (searches find such cells): the weights that
+        # preprocess it get no gradient. They take zero here and then only decay, which
+        # changes nothing the network computes (PyTorch's SGD skips them).
+        gradients = [
+            tf.zeros(weight.shape, weight.dtype) if gradient is None else gradient
+            for gradient, weight in zip(tape.gradient(loss, weights), weights, strict=True)
+        ]
+        gradients, norm = strategies.clipped_sum(gradients, self.settings.grad_clip_norm)
         replicas = context.num_replicas_in_sync
         gradients = [
             (gradient + self.settings.weight_decay * weight) / replicas

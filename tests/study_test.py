@@ -1,0 +1,369 @@
+"""Studies without TensorFlow: grid, names, validation, records, statistics, results."""
+
+import json
+import math
+
+import ml_collections
+import pytest
+
+from unas_tf import statistics, study
+
+
+def _config(grids=None, seeds=(0, 1), parallel=1):
+    """A study over a stand-in search config (only its keys and types matter here)."""
+    search = ml_collections.ConfigDict(
+        dict(estimator="rebar", objective="gen", gap_weight=0.5, epochs=8, seed=0)
+    )
+    evaluation = ml_collections.ConfigDict(dict(genotype="UNAS_CIFAR10", seed=0, epochs=15))
+    if grids is None:
+        grids = {
+            "gen": {"estimator": ("rebar", "reinforce", "random"), "objective": ("gen",)},
+            "val": {"estimator": ("rebar",), "objective": ("val",)},
+        }
+    return ml_collections.ConfigDict(
+        dict(search=search, eval=evaluation, grids=grids, seeds=seeds, parallel=parallel)
+    )
+
+
+# --- the grid ---------------------------------------------------------------------------------
+
+
+def test_grids_expand_to_the_union_of_their_products_in_order():
+    config = _config()
+    assert [study.group_name(point) for point in study.grid_points(config)] == [
+        "estimator=rebar,objective=gen",
+        "estimator=reinforce,objective=gen",
+        "estimator=random,objective=gen",
+        "estimator=rebar,objective=val",
+    ]
+    names = [trial.name for trial in study.trials(config)]
+    assert len(names) == 8 and len(set(names)) == 8
+    assert names[:2] == [
+        "estimator=rebar,objective=gen,seed=0",
+        "estimator=rebar,objective=gen,seed=1",
+    ]
+
+
+def test_a_point_in_two_grids_runs_once():
+    config = _config(
+        grids={
+            "a": {"estimator": ("rebar", "reinforce")},
+            "b": {"estimator": ("reinforce", "gumbel_softmax")},
+        },
+        seeds=(3,),
+    )
+    assert [trial.name for trial in study.trials(config)] == [
+        "estimator=rebar,seed=3",
+        "estimator=reinforce,seed=3",
+        "estimator=gumbel_softmax,seed=3",
+    ]
+
+
+def test_any_search_key_is_an_axis_and_names_show_its_values():
+    config = _config(grids={"gap": {"gap_weight": (0.0, 0.5), "estimator": ("rebar",)}}, seeds=(0,))
+    study.validate(config)
+    assert [trial.name for trial in study.trials(config)] == [
+        "estimator=rebar,gap_weight=0.0,seed=0",
+        "estimator=rebar,gap_weight=0.5,seed=0",
+    ]
+    assert study.grid_keys(config) == ["estimator", "gap_weight"]
+
+
+def test_a_trial_config_is_the_preset_with_its_point_and_seed():
+    config = _config()
+    trial = study.trials(config)[-1]  # rebar on val, seed 1
+    search = study.search_config(config, trial)
+    assert (search.estimator, search.objective, search.seed, search.epochs) == (
+        "rebar",
+        "val",
+        1,
+        8,
+    )
+    assert config.search.objective == "gen" and config.search.seed == 0  # the preset is untouched
+    evaluation = study.eval_config(config, trial, "/x/genotype.json")
+    assert (evaluation.genotype, evaluation.seed, evaluation.epochs) == ("/x/genotype.json", 1, 15)
+    assert config.eval.genotype == "UNAS_CIFAR10"
+
+
+def test_the_random_baseline_searches_nothing_and_retrains_its_seeds_random_cell():
+    config = _config()
+    random_trials = [trial for trial in study.trials(config) if not trial.searches]
+    assert [trial.name for trial in random_trials] == [
+        "estimator=random,objective=gen,seed=0",
+        "estimator=random,objective=gen,seed=1",
+    ]
+    assert study.random_genotype(random_trials[1]) == "random:1"
+    # Keys its point does not name do not apply to it; a searching trial shows the preset's.
+    only_random = _config(grids={"r": {"estimator": ("random",)}, "s": {"objective": ("val",)}})
+    first, *_, last = study.trials(only_random)
+    assert study.trial_keys(only_random, first) == {"estimator": "random", "objective": None}
+    assert study.trial_keys(only_random, last) == {"estimator": "rebar", "objective": "val"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c.grids.gen.__setattr__("estimater", ("rebar",)),
+            "config.grids.gen.estimater: unknown search key 'estimater'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("estimator", ()),
+            "config.grids.gen.estimator: expected a non-empty tuple",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("seed", (1, 2)),
+            "config.grids.gen.seed: the seed is not a grid axis",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("epochs", ("many",)),
+            "config.grids.gen.epochs: 'many' does not fit",
+        ),
+        (
+            lambda c: c.__setattr__("grids", ml_collections.ConfigDict()),
+            "config.grids: expected at least one grid",
+        ),
+        (
+            lambda c: c.grids.__setattr__("empty", {}),
+            "config.grids.empty: expected at least one axis",
+        ),
+        (lambda c: c.__setattr__("seeds", ()), "config.seeds: expected a non-empty tuple"),
+        (lambda c: c.__setattr__("seeds", (1, 1)), "config.seeds: expected distinct seeds"),
+        (lambda c: c.__setattr__("parallel", 0), "config.parallel: expected an integer >= 1"),
+        (
+            lambda c: c.grids.val.__setattr__("estimator", ("rebar", "random")),
+            "config.grids: the random baseline (estimator=random) is in 2 grid points",
+        ),
+    ],
+)
+def test_a_bad_grid_is_refused_naming_the_key(change, message):
+    config = _config()
+    study.validate(config)
+    change(config)
+    with pytest.raises(ValueError) as raised:
+        study.validate(config)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_study_config_without_its_keys_is_refused():
+    config = _config()
+    del config["seeds"]
+    with pytest.raises(ValueError, match=r"config: missing keys \['seeds'\]"):
+        study.validate(config)
+
+
+def test_find_trial_names_an_unknown_trial():
+    config = _config()
+    assert study.find_trial(config, "estimator=rebar,objective=val,seed=1").seed == 1
+    with pytest.raises(ValueError, match="--trial=nope: the study has no such trial .8 trials"):
+        study.find_trial(config, "nope")
+
+
+# --- the study directory ----------------------------------------------------------------------
+
+
+def test_a_directory_of_another_study_is_refused_naming_what_differs(tmp_path):
+    config = _config()
+    study.refuse_another_study(config, tmp_path / "new")  # nothing there: fine
+    study.save_study(config, tmp_path)
+    saved = (tmp_path / "study.json").read_text()
+    assert "parallel" not in json.loads(saved)["config"]
+    config.parallel = 4  # how it runs is not what it is
+    study.refuse_another_study(config, tmp_path)
+    config.search.epochs = 2
+    config.seeds = (0, 1, 2)
+    with pytest.raises(ValueError) as raised:
+        study.refuse_another_study(config, tmp_path)
+    assert str(raised.value) == (
+        f"workdir {tmp_path} holds another study (search.epochs: 8 -> 2, seeds: [0, 1] -> "
+        "[0, 1, 2]); use a new --workdir, or the same config to resume it"
+    )
+    assert (tmp_path / "study.json").read_text() == saved
+
+
+def test_a_directory_with_other_files_is_no_study(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds files but no study.json"):
+        study.refuse_another_study(_config(), tmp_path)
+
+
+def test_records_give_each_trial_its_status(tmp_path):
+    config = _config(seeds=(0,))
+    done, failed, unfinished, _ = study.trials(config)
+    for trial, record in (
+        (done, {"status": "done", "test_accuracy": 0.9}),
+        (failed, {"status": "failed", "error": "ValueError: no"}),
+        (unfinished, {"status": "searched", "search_seconds": 3.0}),
+    ):
+        directory = study.trial_directory(tmp_path, trial)
+        (tmp_path / "trials").mkdir(exist_ok=True)
+        (tmp_path / "trials" / trial.name).mkdir()
+        study.write_record(directory, record)
+    records = study.read_records(config, tmp_path)
+    assert [records[trial.name]["status"] for trial in study.trials(config)] == [
+        "done",
+        "failed",
+        "unfinished",
+        "pending",
+    ]
+    assert records[done.name]["test_accuracy"] == 0.9
+
+
+def test_an_unreadable_record_is_named(tmp_path):
+    (tmp_path / "trial.json").write_text("{")
+    with pytest.raises(ValueError, match="trial.json: cannot be read as a trial record"):
+        study.read_record(str(tmp_path))
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+def test_mean_and_sample_std():
+    assert statistics.mean([0.90, 0.92, 0.94]) == pytest.approx(0.92)
+    # Squared deviations 0.0004, 0, 0.0004 over n - 1 = 2.
+    assert statistics.sample_std([0.90, 0.92, 0.94]) == pytest.approx(0.02)
+    assert statistics.sample_std([0.9]) is None
+
+
+@pytest.mark.parametrize("t", [0.0, 0.5, 1.0, 3.0, 12.706204736])
+def test_p_values_of_one_and_two_degrees_of_freedom_match_their_closed_forms(t):
+    # dof 1 is the Cauchy distribution; dof 2 has CDF 1/2 + t / (2 sqrt(2 + t^2)).
+    assert statistics.t_two_sided_p_value(t, 1) == pytest.approx(1 - 2 / math.pi * math.atan(t))
+    assert statistics.t_two_sided_p_value(t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t))
+
+
+@pytest.mark.parametrize(
+    ("t", "dof", "p"),
+    [
+        (12.706204736, 1, 0.05),  # two-sided 5% critical values of Student's t tables
+        (2.776445105, 4, 0.05),
+        (2.228138852, 10, 0.05),
+        (3.169272673, 10, 0.01),
+        (1.959963985, 1e7, 0.05),  # the normal limit
+        (-2.228138852, 10, 0.05),
+    ],
+)
+def test_p_values_match_critical_values(t, dof, p):
+    assert statistics.t_two_sided_p_value(t, dof) == pytest.approx(p, rel=1e-6)
+
+
+def test_welch_test_by_hand():
+    # a: mean 2, variance 2; b: mean 1, variance 2. SE = sqrt(2/2 + 2/2) = sqrt(2);
+    # t = 1 / sqrt(2); Welch dof = (1 + 1)^2 / (1^2 / 1 + 1^2 / 1) = 2.
+    comparison = statistics.welch_test([1.0, 3.0], [0.0, 2.0])
+    assert comparison.difference == pytest.approx(1.0)
+    assert comparison.standard_error == pytest.approx(math.sqrt(2))
+    assert comparison.t == pytest.approx(1 / math.sqrt(2))
+    assert comparison.dof == pytest.approx(2.0)
+    assert comparison.p_value == pytest.approx(1 - 0.5**0.5 / math.sqrt(2.5))
+    # Unequal sizes: shares 0.0004 / 3 and 0.0008 / 2; dof from Welch-Satterthwaite.
+    comparison = statistics.welch_test([0.90, 0.92, 0.94], [0.80, 0.84])
+    share_a, share_b = 0.0004 / 3, 0.0008 / 2
+    assert comparison.standard_error == pytest.approx(math.sqrt(share_a + share_b))
+    assert comparison.dof == pytest.approx(
+        (share_a + share_b) ** 2 / (share_a**2 / 2 + share_b**2 / 1)
+    )
+
+
+def test_welch_test_without_spread_or_runs():
+    assert statistics.welch_test([1.0, 1.0], [0.5, 0.5]) == (0.5, 0.0, None, None, None)
+    with pytest.raises(ValueError, match="Expected at least two values"):
+        statistics.welch_test([1.0], [0.5, 0.6])
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+def _done(accuracy, params=1000, variance=None, search_seconds=60.0):
+    return {
+        "status": "done",
+        "test_accuracy": accuracy,
+        "params": params,
+        "macs": 10 * params,
+        "search_seconds": search_seconds,
+        "train_seconds": 120.0,
+        "arch_grad_variance": variance,
+    }
+
+
+def _results():
+    config = _config(grids={"g": {"estimator": ("rebar", "reinforce", "random")}}, seeds=(0, 1, 2))
+    records = {
+        "estimator=rebar,seed=0": _done(0.90, params=1000, variance=1.0),
+        "estimator=rebar,seed=1": _done(0.92, params=2000, variance=2.0),
+        "estimator=rebar,seed=2": _done(0.94, params=3000, variance=6.0),
+        "estimator=reinforce,seed=0": _done(0.85, variance=9.0),
+        "estimator=reinforce,seed=1": {"status": "failed", "error": "Diverged: step 3"},
+        "estimator=reinforce,seed=2": {"status": "unfinished"},
+        "estimator=random,seed=0": _done(0.80, params=500, search_seconds=None),
+        "estimator=random,seed=1": _done(0.84, params=700, search_seconds=None),
+    }  # estimator=random,seed=2 is pending: no record
+    return study.aggregate(config, records)
+
+
+def test_aggregate_summarises_groups_by_hand():
+    results = _results()
+    assert results["summary"] == {
+        "trials": 9,
+        "done": 6,
+        "failed": 1,
+        "unfinished": 1,
+        "pending": 1,
+    }
+    rebar, reinforce, random = results["groups"]
+    assert (rebar["name"], rebar["estimator"], rebar["n"], rebar["failed"]) == (
+        "estimator=rebar",
+        "rebar",
+        3,
+        0,
+    )
+    assert rebar["mean"] == pytest.approx(0.92)
+    assert rebar["std"] == pytest.approx(0.02)
+    assert rebar["best"] == pytest.approx(0.94)
+    assert rebar["params"] == pytest.approx(2000)
+    assert rebar["arch_grad_variance"] == pytest.approx(3.0)
+    # 0.92 - 0.82, standard error sqrt(0.0004 / 3 + 0.0008 / 2).
+    assert rebar["vs_random"]["difference"] == pytest.approx(0.10)
+    assert rebar["vs_random"]["standard_error"] == pytest.approx(math.sqrt(0.0004 / 3 + 0.0004))
+    assert 0 < rebar["vs_random"]["p_value"] < 0.1
+    assert (reinforce["n"], reinforce["failed"], reinforce["std"], reinforce["vs_random"]) == (
+        1,
+        1,
+        None,
+        None,
+    )
+    assert random["random_baseline"] and random["vs_random"] is None
+    assert random["search_seconds"] is None and random["arch_grad_variance"] is None
+    rows = {row["name"]: row for row in results["trials"]}
+    assert rows["estimator=reinforce,seed=1"]["error"] == "Diverged: step 3"
+    assert rows["estimator=random,seed=2"]["status"] == "pending"
+    assert set(rows["estimator=rebar,seed=0"]) == {
+        "name",
+        "estimator",
+        "seed",
+        "status",
+        *study.METRICS,
+    }
+    json.dumps(results)  # JSON-ready
+
+
+def test_markdown_is_a_table_with_the_baseline_difference_and_the_failures():
+    text = study.render_markdown(_results())
+    assert "9 trials: 6 done, 1 failed, 1 unfinished, 1 pending." in text
+    assert "| estimator | n | test accuracy | best | params |" in text
+    lines = text.splitlines()
+    rebar = next(line for line in lines if line.startswith("| rebar "))
+    assert "| 3 | 0.9200 ± 0.0200 | 0.9400 | 2,000 | 3.0 | 3 | +0.1000 ± 0.0231 |" in rebar
+    reinforce = next(line for line in lines if line.startswith("| reinforce "))
+    assert "| 1 (1 failed) | 0.8500 | 0.8500 |" in reinforce
+    random = next(line for line in lines if line.startswith("| random "))
+    assert "| baseline |" in random
+    assert "- `estimator=reinforce,seed=1`: Diverged: step 3" in text
+
+
+def test_results_are_written_as_json_and_markdown(tmp_path):
+    results = _results()
+    study.write_results(tmp_path, results)
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
+    assert (tmp_path / "results.md").read_text() == study.render_markdown(results)

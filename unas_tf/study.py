@@ -1,0 +1,528 @@
+"""Studies: UNAS Table 2's protocol as data, a grid of search -> retrain trials over seeds.
+
+NAS results are only worth their average over seeds (UNAS Sec. 4 and App. C, after Li and
+Talwalkar 2019): Table 2 runs every objective x estimator four times end to end and reports the
+mean, standard deviation and best test error. A study config (configs/study/*.py) holds
+
+  search    the search preset every trial starts from
+  eval      the retraining preset; its `genotype` and `seed` are the trial's
+  grids     named grids {axis: (values, ...)}, each axis a top-level search key; each grid's
+            product is a set of grid points, and the study's points are their union, in order
+  seeds     every grid point runs once per seed (the seed of its search and its retraining)
+  parallel  how many trials `launch.study` runs at once (not part of the study's identity)
+
+A grid point whose `estimator` is "random" is the paper's random baseline: its trials search
+nothing and retrain the uniformly random cell `random:SEED` (the estimator of that name leaves
+phi at zero, whose argmax is one fixed cell, so a search with it would measure nothing). Its
+trials do not depend on search keys, so one grid point at most may name it.
+
+This module is pure Python (no TensorFlow): the grid, trial names and directories, trial records
+and the results (`aggregate`, `render_markdown`). `unas_tf.study_trial` runs one trial and
+`launch/study.py` runs the trials as processes. A study directory holds
+
+  study.json        the study config (without `parallel`); a directory whose study.json differs
+                    is refused before anything is written
+  trials/NAME/      one trial: trial.json (its record), search/ (an ordinary search workdir),
+                    train/ (an ordinary retraining workdir), log.txt (its process's output) and
+                    the TensorBoard HParams session of its keys and metrics
+  tensorboard/      the HParams experiment (its keys' domains and the metrics)
+  results.json      `aggregate`'s trials and groups
+  results.md        the same as a table like the paper's Table 2
+"""
+
+import copy
+import itertools
+import json
+import os
+from typing import NamedTuple
+
+from unas_tf import run_directory, statistics
+
+STUDY_FILE = "study.json"
+TRIALS_DIR = "trials"
+TRIAL_FILE = "trial.json"
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+RANDOM = "random"  # the `estimator` value of the random-cell baseline
+FORMAT_VERSION = 1
+# Study config keys that say how to run the study, not what it is.
+_RUN_KEYS = ("parallel",)
+_REQUIRED = ("search", "eval", "grids", "seeds", "parallel")
+_MAX_NAME_BYTES = 255  # a directory name's limit on common file systems
+# A trial record's status; a trial with no record is "pending", one whose record has neither
+# final status (it stopped, or is running) is "unfinished".
+DONE, FAILED, UNFINISHED, PENDING = "done", "failed", "unfinished", "pending"
+# The metrics a done trial's record holds, besides its keys, seed and status.
+METRICS = (
+    "test_accuracy",
+    "params",
+    "macs",
+    "search_seconds",
+    "train_seconds",
+    "arch_grad_variance",
+)
+
+
+class Trial(NamedTuple):
+    """One search -> retrain run of a study.
+
+    Attributes:
+      point: ((search key, value), ...) of its grid point, keys sorted.
+      seed: the seed of its search and its retraining.
+    """
+
+    point: tuple
+    seed: int
+
+    @property
+    def name(self):
+        """Its directory name: "key=value,...,seed=S"."""
+        return ",".join(
+            f"{key}={_format(value)}" for key, value in (*self.point, ("seed", self.seed))
+        )
+
+    @property
+    def group(self):
+        """The name of its grid point (its name without the seed)."""
+        return group_name(self.point)
+
+    @property
+    def searches(self):
+        """False for the random baseline, which retrains a random cell instead."""
+        return dict(self.point).get("estimator") != RANDOM
+
+
+def group_name(point):
+    """The name of a grid point, "key=value,..." (keys sorted)."""
+    return ",".join(f"{key}={_format(value)}" for key, value in point)
+
+
+def _format(value):
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _grid_items(config):
+    """[(grid name, {axis: values})], grids and axes sorted by name (stable trial names)."""
+    grids = config.grids.to_dict() if hasattr(config.grids, "to_dict") else dict(config.grids)
+    return [(name, dict(sorted(grids[name].items()))) for name in sorted(grids)]
+
+
+def validate(config):
+    """Rejects a study config that cannot run, naming the key.
+
+    Raises:
+      ValueError: a missing key, an empty grid, seeds or axis, an axis that is no search key
+        (or is `seed`, which `seeds` sets), a value its search key cannot take, the random
+        baseline in several grid points, a `parallel` below 1, or a trial name unfit for a
+        directory.
+    """
+    missing = [key for key in _REQUIRED if key not in config]
+    if missing:
+        raise ValueError(f"config: missing keys {missing}; a study config has {list(_REQUIRED)}")
+    seeds = list(config.seeds)
+    if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds):
+        raise ValueError(f"config.seeds: expected a non-empty tuple of integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"config.seeds: expected distinct seeds, got {seeds!r}")
+    if not isinstance(config.parallel, int) or config.parallel < 1:
+        raise ValueError(f"config.parallel: expected an integer >= 1, got {config.parallel!r}")
+    items = _grid_items(config)
+    if not items:
+        raise ValueError("config.grids: expected at least one grid, got none")
+    search_keys = set(config.search.keys())
+    for grid, axes in items:
+        if not axes:
+            raise ValueError(f"config.grids.{grid}: expected at least one axis, got none")
+        for axis, values in axes.items():
+            where = f"config.grids.{grid}.{axis}"
+            if axis == "seed":
+                raise ValueError(f"{where}: the seed is not a grid axis; set config.seeds")
+            if axis not in search_keys:
+                raise ValueError(
+                    f"{where}: unknown search key {axis!r}; an axis is a top-level key of "
+                    "config.search"
+                )
+            if not isinstance(values, list | tuple) or not values:
+                raise ValueError(f"{where}: expected a non-empty tuple of values, got {values!r}")
+            for value in values:
+                try:
+                    copy.deepcopy(config.search)[axis] = value
+                except TypeError as error:
+                    raise ValueError(
+                        f"{where}: {value!r} does not fit search key {axis!r} ({error})"
+                    ) from None
+    randoms = [
+        group_name(point) for point in grid_points(config) if dict(point).get("estimator") == RANDOM
+    ]
+    if len(randoms) > 1:
+        raise ValueError(
+            f"config.grids: the random baseline (estimator={RANDOM}) is in {len(randoms)} grid "
+            f"points ({'; '.join(randoms)}); its trials retrain random cells whatever the search "
+            "keys, so give it one"
+        )
+    for trial in trials(config):
+        if len(trial.name.encode()) > _MAX_NAME_BYTES or "/" in trial.name or "\0" in trial.name:
+            raise ValueError(
+                f"config.grids: trial name {trial.name!r} cannot be a directory name (too long, "
+                "or holds '/'); use shorter values"
+            )
+
+
+def grid_points(config):
+    """The study's grid points in order: each grid's product, duplicates kept once.
+
+    Returns:
+      A list of points, each a tuple of (search key, value) pairs sorted by key.
+    """
+    points = []
+    for _, axes in _grid_items(config):
+        keys = list(axes)
+        for values in itertools.product(*(axes[key] for key in keys)):
+            point = tuple(zip(keys, values, strict=True))
+            if point not in points:
+                points.append(point)
+    return points
+
+
+def trials(config):
+    """Every trial of the study: grid points in order, each with every seed."""
+    return [Trial(point, seed) for point in grid_points(config) for seed in config.seeds]
+
+
+def find_trial(config, name):
+    """The trial called `name`.
+
+    Raises:
+      ValueError: the study has no such trial; the message lists a few it has.
+    """
+    for trial in trials(config):
+        if trial.name == name:
+            return trial
+    known = [trial.name for trial in trials(config)]
+    shown = ", ".join(known[:3]) + (", ..." if len(known) > 3 else "")
+    raise ValueError(f"--trial={name}: the study has no such trial ({len(known)} trials: {shown})")
+
+
+def grid_keys(config):
+    """The search keys the grids vary, sorted: the columns that tell groups apart."""
+    return sorted({key for point in grid_points(config) for key, _ in point})
+
+
+def search_config(config, trial):
+    """The search config of a trial: the study's search preset, its grid point and seed."""
+    search = copy.deepcopy(config.search)
+    for key, value in trial.point:
+        search[key] = value
+    search.seed = trial.seed
+    return search
+
+
+def eval_config(config, trial, genotype):
+    """The retraining config of a trial: the study's eval preset with `genotype` and its seed."""
+    evaluation = copy.deepcopy(config.eval)
+    evaluation.genotype = genotype
+    evaluation.seed = trial.seed
+    return evaluation
+
+
+def random_genotype(trial):
+    """The eval-config genotype of a random-baseline trial: the random cell of its seed."""
+    return f"random:{trial.seed}"
+
+
+def trial_keys(config, trial):
+    """{grid key: value} of a trial: its point's, else its search config's (None if it searches
+    nothing)."""
+    search = search_config(config, trial) if trial.searches else None
+    point = dict(trial.point)
+    return {
+        key: point[key] if key in point else (search[key] if search is not None else None)
+        for key in grid_keys(config)
+    }
+
+
+# --- the study directory ----------------------------------------------------------------------
+
+
+def identity(config):
+    """The JSON of what the study is: its config without how it is run."""
+    whole = json.loads(config.to_json())
+    return {key: value for key, value in whole.items() if key not in _RUN_KEYS}
+
+
+def _flatten(value, prefix=""):
+    if isinstance(value, dict):
+        flat = {}
+        for key, inner in value.items():
+            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else key))
+        return flat or {prefix: {}}
+    return {prefix: value}
+
+
+def read_study(workdir):
+    """The identity saved in `workdir`'s study.json, or None if there is none.
+
+    Raises:
+      ValueError: study.json cannot be read; the message names it.
+    """
+    path = os.path.join(workdir, STUDY_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as file:
+            saved = json.load(file)
+        return saved["config"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: cannot be read as a study ({error!r})") from error
+
+
+def refuse_another_study(config, workdir):
+    """Raises if `workdir` holds a study of another config, naming the keys that differ.
+
+    Raises:
+      ValueError: study.json differs from `config`, or `workdir` is not a study's directory
+        (it holds files but no study.json).
+    """
+    saved = read_study(workdir)
+    if saved is None:
+        if os.path.isdir(workdir) and set(os.listdir(workdir)) - {run_directory.LOCK_FILE}:
+            raise ValueError(
+                f"workdir {workdir} holds files but no {STUDY_FILE}: it is not a study's "
+                "directory; use a new --workdir"
+            )
+        return
+    saved, current = _flatten(saved), _flatten(identity(config))
+    differing = sorted(
+        key for key in set(saved) | set(current) if saved.get(key) != current.get(key)
+    )
+    if differing:
+        shown = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing[:4])
+        more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
+        raise ValueError(
+            f"workdir {workdir} holds another study ({shown}{more}); use a new --workdir, or "
+            "the same config to resume it"
+        )
+
+
+def save_study(config, workdir):
+    """Writes study.json (after `refuse_another_study`); creates `workdir` if missing."""
+    run_directory.check_writable(workdir, "workdir")
+    run_directory.write_json_atomically(
+        os.path.join(workdir, STUDY_FILE),
+        {"format_version": FORMAT_VERSION, "config": identity(config)},
+    )
+
+
+def trial_directory(workdir, trial):
+    """Where a trial's runs and record live."""
+    return os.path.join(workdir, TRIALS_DIR, trial.name)
+
+
+def read_record(directory):
+    """A trial directory's record (trial.json), or None if there is none.
+
+    Raises:
+      ValueError: trial.json cannot be read; the message names it.
+    """
+    path = os.path.join(directory, TRIAL_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as file:
+            record = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot be read as a trial record ({error})") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: cannot be read as a trial record (not a JSON object)")
+    return record
+
+
+def write_record(directory, record):
+    """Writes a trial's record atomically."""
+    run_directory.write_json_atomically(os.path.join(directory, TRIAL_FILE), record)
+
+
+def status(directory, record):
+    """A trial's status from its directory and record: done, failed, unfinished or pending."""
+    if record is not None and record.get("status") in (DONE, FAILED):
+        return record["status"]
+    return UNFINISHED if os.path.isdir(directory) else PENDING
+
+
+def read_records(config, workdir):
+    """{trial name: record} of every trial; a trial without a final record gets only a status.
+
+    Raises:
+      ValueError: a trial.json cannot be read; the message names it.
+    """
+    records = {}
+    for trial in trials(config):
+        directory = trial_directory(workdir, trial)
+        record = read_record(directory)
+        state = status(directory, record)
+        records[trial.name] = record if state in (DONE, FAILED) else {"status": state}
+    return records
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+def aggregate(config, records):
+    """The study's results from its trials' records.
+
+    Args:
+      config: the study config.
+      records: {trial name: record}; a record has "status" and, when done, `METRICS`; a failed
+        one has "error". Trials missing from it are pending.
+
+    Returns:
+      {"summary": {status: count}, "keys": grid keys, "trials": [one object per trial: its
+      name, grid keys, seed, status, metrics (None when absent), error if failed], "groups":
+      [one object per grid point: its name and keys, "n" done trials, "failed", "mean", "std",
+      "best" of test accuracy, mean "params", "macs", "search_seconds", "train_seconds" and
+      "arch_grad_variance", and "vs_random": Welch's test against the random baseline or
+      None]}. Means over no values are None; std needs two values.
+    """
+    rows = []
+    for trial in trials(config):
+        record = records.get(trial.name) or {"status": PENDING}
+        row = {"name": trial.name, **trial_keys(config, trial), "seed": trial.seed}
+        row["status"] = record.get("status", PENDING)
+        row.update({metric: record.get(metric) for metric in METRICS})
+        if row["status"] == FAILED:
+            row["error"] = record.get("error", "unknown error")
+        rows.append(row)
+
+    groups, accuracies = [], {}
+    for point in grid_points(config):
+        name = group_name(point)
+        members = [
+            row for row, trial in zip(rows, trials(config), strict=True) if trial.point == point
+        ]
+        done = [row for row in members if row["status"] == DONE]
+        scores = [row["test_accuracy"] for row in done]
+        accuracies[name] = scores
+        keys = trial_keys(config, Trial(point, config.seeds[0]))
+        group = {"name": name, **keys, "n": len(done)}
+        group["failed"] = sum(row["status"] == FAILED for row in members)
+        group["mean"] = statistics.mean(scores) if scores else None
+        group["std"] = statistics.sample_std(scores)
+        group["best"] = max(scores) if scores else None
+        for metric in ("params", "macs", "search_seconds", "train_seconds", "arch_grad_variance"):
+            values = [row[metric] for row in done if row[metric] is not None]
+            group[metric] = statistics.mean(values) if values else None
+        group["random_baseline"] = dict(point).get("estimator") == RANDOM
+        groups.append(group)
+
+    baseline = next((group for group in groups if group["random_baseline"]), None)
+    for group in groups:
+        group["vs_random"] = None
+        if baseline is None or group is baseline:
+            continue
+        ours, theirs = accuracies[group["name"]], accuracies[baseline["name"]]
+        if len(ours) >= 2 and len(theirs) >= 2:
+            group["vs_random"] = statistics.welch_test(ours, theirs)._asdict()
+
+    summary = {
+        state: sum(row["status"] == state for row in rows)
+        for state in (DONE, FAILED, UNFINISHED, PENDING)
+    }
+    return {
+        "summary": {"trials": len(rows), **summary},
+        "keys": grid_keys(config),
+        "trials": rows,
+        "groups": groups,
+    }
+
+
+def _cell(value, form):
+    return "-" if value is None else form.format(value)
+
+
+def _p_value(p):
+    if p is None:
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def render_markdown(results, title="Study results"):
+    """`aggregate`'s results as Markdown: a table like UNAS Table 2, then failures.
+
+    Test accuracy (not error) as mean +- sample standard deviation over the done trials, and
+    the best; each group's difference of means to the random baseline +- its standard error,
+    with the two-sided p-value of Welch's t-test.
+    """
+    keys = results["keys"]
+    summary = results["summary"]
+    counts = ", ".join(
+        f"{summary[state]} {state}"
+        for state in (DONE, FAILED, UNFINISHED, PENDING)
+        if summary[state]
+    )
+    header = [
+        *keys,
+        "n",
+        "test accuracy",
+        "best",
+        "params",
+        "search + retrain (min)",
+        "arch. grad. variance",
+        "vs random",
+        "p (Welch)",
+    ]
+    lines = [
+        f"# {title}",
+        "",
+        f"{summary['trials']} trials: {counts}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for group in results["groups"]:
+        accuracy = _cell(group["mean"], "{:.4f}")
+        if group["std"] is not None:
+            accuracy += f" ± {group['std']:.4f}"
+        minutes = None
+        if group["train_seconds"] is not None:
+            minutes = ((group["search_seconds"] or 0.0) + group["train_seconds"]) / 60
+        comparison = group["vs_random"]
+        if group["random_baseline"]:
+            versus, p_value = "baseline", ""
+        elif comparison is None:
+            versus, p_value = "-", "-"
+        else:
+            versus = f"{comparison['difference']:+.4f} ± {comparison['standard_error']:.4f}"
+            p_value = _p_value(comparison["p_value"])
+        cells = [
+            *("-" if group[key] is None else _format(group[key]) for key in keys),
+            str(group["n"]) + (f" ({group['failed']} failed)" if group["failed"] else ""),
+            accuracy,
+            _cell(group["best"], "{:.4f}"),
+            _cell(group["params"], "{:,.0f}"),
+            _cell(minutes, "{:.1f}"),
+            _cell(group["arch_grad_variance"], "{:.3g}"),
+            versus,
+            p_value,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Test top-1 accuracy of the retrained networks: mean ± sample standard deviation over "
+        "the done trials (seeds), and the best. vs random: difference of the mean to the random "
+        "cells' ± its standard error; p: two-sided Welch's t-test. Arch. grad. variance: the "
+        "mean over the search's logged steps of `arch_grad_variance`, the estimated variance "
+        "of one step's architecture gradient (summed over phi).",
+    ]
+    failed = [row for row in results["trials"] if row["status"] == FAILED]
+    if failed:
+        lines += ["", "## Failed trials", ""]
+        lines += [f"- `{row['name']}`: {row['error']}" for row in failed]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(workdir, results, title="Study results"):
+    """Writes results.json and results.md into the study directory, each atomically."""
+    run_directory.write_json_atomically(os.path.join(workdir, RESULTS_JSON), results)
+    run_directory.write_text_atomically(
+        os.path.join(workdir, RESULTS_MD), render_markdown(results, title)
+    )

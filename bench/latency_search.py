@@ -10,7 +10,9 @@ configured (UNAS App. E.1: L_gen + lambda_lat max(0, latency - target)) and once
 --remeasurements times with new meters of the preset's latency section (so new measuring
 processes with `latency.separate_process`). Prints one JSON line: per seed and run the final
 genotype, its latency as the run measured it and as re-measured here, whether it is at or
-below the target, and the run's wall time. The claim (UNAS Sec. 5) holds for a seed when
+below the target, its accuracy (`argmax_val_accuracy`: the last epoch's search-val accuracy of
+the argmax architecture with the supernet's weights, after the same training in both runs),
+and the run's wall time. The claim (UNAS Sec. 5) holds for a seed when
 `with_latency.meets_target` is true and `without_latency.meets_target` is false;
 `seeds_holding` counts them. Run it on a quiet machine: load on the other core moves
 process-clock latencies by ~12%.
@@ -31,6 +33,8 @@ from unas_tf import runtime  # noqa: E402,I001
 runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
 
 import ml_collections  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.core.util import event_pb2  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes  # noqa: E402
@@ -59,6 +63,22 @@ def _final_latency(workdir):
     return genotype, next(e["median_ms"] for e in entries if e["genotype"] == key)
 
 
+def _final_accuracy(workdir):
+    """The last epoch's search-val accuracy of the argmax architecture, from the run's events.
+
+    The loop scores the argmax architecture with the supernet's weights at each epoch's end
+    (`argmax/val_accuracy`), so both runs of a seed are scored after the same training budget.
+    """
+    newest = (-1, None)
+    for path in tf.io.gfile.glob(os.path.join(workdir, "tensorboard", "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == "argmax/val_accuracy" and event.step >= newest[0]:
+                    newest = (event.step, float(tf.make_ndarray(value.tensor)))
+    return newest[1]
+
+
 def _search(parent, name, seed, extra):
     """Runs one search to completion; its log goes to PARENT/NAME.log."""
     workdir = os.path.join(parent, name)
@@ -83,6 +103,7 @@ def _search(parent, name, seed, extra):
         "workdir": workdir,
         "layers": [genotype.ops[op] for op in genotype.layers],
         "run_latency_ms": run_ms,
+        "argmax_val_accuracy": _final_accuracy(workdir),
         "seconds": time.perf_counter() - started,
     }
 

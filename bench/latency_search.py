@@ -34,8 +34,8 @@ runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
 
 import ml_collections  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tensorflow.core.util import event_pb2  # noqa: E402
 from absl import app, flags  # noqa: E402
+from tensorflow.core.util import event_pb2  # noqa: E402
 
 from unas_tf import genotypes  # noqa: E402
 from unas_tf.latency import measuring_process  # noqa: E402

@@ -328,12 +328,14 @@ class SearchTrainer(tf.Module):
         drawn with the step's weight seed:
         - "relaxed" (the default): a Gumbel-softmax zeta at `settings.temperature`, run densely,
           so every op trains, weighted by its share of zeta.
-        - "discrete": a one-hot z ~ p_phi, as Eq. 7 has it; only the selected ops train (the
-          others get zero gradients). A sample shared by the batch ("per_batch") runs its
-          selected ops alone, through the shared one-hot forward that the architecture step's
-          one-hot losses use: one trace serves both, and differentiating it only adds its
-          backward graph. Per-example samples run the dense forward with one-hot weights
-          (see `_forward`).
+        - "discrete": a one-hot z ~ p_phi, as Eq. 7 has it; only the selected ops get
+          gradients. The others get zeros, not None: replicas drawing different architectures
+          then sum gradients of one structure, and Adam's moments and the L2 term still move
+          the others (PyTorch's Adam would skip a None gradient). A sample shared by the batch
+          ("per_batch") runs its selected ops alone, through the shared one-hot forward that
+          the architecture step's one-hot losses use: one trace serves both, and
+          differentiating it only adds its backward graph. Per-example samples run the dense
+          forward with one-hot weights (see `_forward`).
 
         The released code instead trains w on the relaxed zeta of the architecture step, reused.
         Here the sample is the weight step's own, independent of the architecture step's: the

@@ -333,9 +333,10 @@ class SearchTrainer(tf.Module):
           then sum gradients of one structure, and Adam's moments and the L2 term still move
           the others (PyTorch's Adam would skip a None gradient). A sample shared by the batch
           ("per_batch") runs its selected ops alone, through the shared one-hot forward that
-          the architecture step's one-hot losses use: one trace serves both, and
-          differentiating it only adds its backward graph. Per-example samples run the dense
-          forward with one-hot weights (see `_forward`).
+          the architecture step's one-hot losses use: one trace serves both. The backward
+          graph of its switches is large: the first step takes about twice as long to build,
+          steady steps about as long or less (bench/README.md). Per-example samples run the
+          dense forward with one-hot weights (see `_forward`).
 
         The released code instead trains w on the relaxed zeta of the architecture step, reused.
         Here the sample is the weight step's own, independent of the architecture step's: the

@@ -2,12 +2,17 @@ r"""Benchmark: one UNAS search step, REBAR on L_gen with one sample per example,
 
     python bench/search_step.py                        # layers=5, C=8, batch 16, 32x32
     python bench/search_step.py --layers=8 --init_channels=16 --batch_size=32 --steps=5
+    python bench/search_step.py --sampling=per_batch --weight_sample=relaxed \
+        --weight_sample=discrete                       # two steps side by side
 
 Prints one JSON line: `first_step_s` (from launch, imports included, to the end of the first
 step: what a user waits before a search makes progress), `trace_s` and `first_call_s` (its
-two TensorFlow parts), and `median_step_s` (median of --steps steady steps). Reference: a
-PyTorch implementation of this step with the paper's supernet takes 2.6 s per step on a
-2-core CPU at the default size; targets there: steady <= 1.0 s, first step <= 60 s.
+two TensorFlow parts), `median_step_s` and `min_step_s` (median and fastest of --steps steady
+steps; on a loaded host the fastest is the steadier figure). Given several --weight_sample,
+it builds one search per value and alternates their steady steps, so that the load of a
+shared host weighs on each alike; one line each, `first_step_s` on the first only.
+Reference: a PyTorch implementation of this step with the paper's supernet takes 2.6 s per
+step on a 2-core CPU at the default size; targets there: steady <= 1.0 s, first step <= 60 s.
 """
 
 import time
@@ -39,6 +44,12 @@ _CHANNELS = flags.DEFINE_integer("init_channels", 8, "C of the first cells.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Examples per step (train and val each).")
 _IMAGE = flags.DEFINE_integer("image_size", 32, "Image height and width.")
 _STEPS = flags.DEFINE_integer("steps", 5, "Steady steps timed after the first.")
+_SAMPLING = flags.DEFINE_enum(
+    "sampling", "per_example", trainer.SAMPLING, "One architecture per example or per step."
+)
+_WEIGHT_SAMPLE = flags.DEFINE_multi_enum(
+    "weight_sample", ["relaxed"], trainer.WEIGHT_SAMPLES, "What w trains on; repeat to compare."
+)
 
 
 def _batch(seed):
@@ -51,12 +62,10 @@ def _batch(seed):
     }
 
 
-def main(argv):
-    del argv
-    runtime.skip_idle_graph_passes()  # as the DARTS search does
+def _search_step(train, weight_sample):
+    """A REBAR search on its own supernet; returns its traced step function."""
     supernet = darts_supernet.Supernet(NUM_CLASSES, _CHANNELS.value, _LAYERS.value)
     distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
-    train, val = _batch(1), _batch(2)
     supernet(train["image"][:1], distribution.sample(1, seed=0))
     # The search presets' Adams (App. A.2); their weight decay is the settings' L2 term.
     weight_optimizer = keras.optimizers.Adam(6e-4)
@@ -72,34 +81,55 @@ def main(argv):
         weight_optimizer,
         arch_optimizer,
         trainer.SearchSettings(
-            global_batch_size=_BATCH.value, weight_decay=3e-4, arch_weight_decay=1e-6
+            sampling=_SAMPLING.value,
+            weight_sample=weight_sample,
+            global_batch_size=_BATCH.value,
+            weight_decay=3e-4,
+            arch_weight_decay=1e-6,
         ),
         seed=0,
     )
-    step = tf.function(lambda train, val: search.train_step(train, val, True))
-    start = time.perf_counter()
-    step.get_concrete_function(train, val)
-    trace = time.perf_counter() - start
+    return tf.function(lambda train, val: search.train_step(train, val, True))
+
+
+def _run(step, train, val):
     start = time.perf_counter()
     tf.nest.map_structure(lambda t: t.numpy(), step(train, val))
-    first_call = time.perf_counter() - start
-    first_step = time.perf_counter() - LAUNCH
-    times = []
-    for _ in range(_STEPS.value):
+    return time.perf_counter() - start
+
+
+def main(argv):
+    del argv
+    runtime.skip_idle_graph_passes()  # as the DARTS search does
+    train, val = _batch(1), _batch(2)
+    reports, steps = [], []
+    for weight_sample in _WEIGHT_SAMPLE.value:
+        step = _search_step(train, weight_sample)
         start = time.perf_counter()
-        tf.nest.map_structure(lambda t: t.numpy(), step(train, val))
-        times.append(time.perf_counter() - start)
-    report = {
-        "layers": _LAYERS.value,
-        "init_channels": _CHANNELS.value,
-        "batch_size": _BATCH.value,
-        "image_size": _IMAGE.value,
-        "first_step_s": round(first_step, 1),
-        "trace_s": round(trace, 1),
-        "first_call_s": round(first_call, 1),
-        "median_step_s": round(statistics.median(times), 3),
-    }
-    print(json.dumps(report))
+        step.get_concrete_function(train, val)
+        trace = time.perf_counter() - start
+        first_call = _run(step, train, val)
+        report = {
+            "layers": _LAYERS.value,
+            "init_channels": _CHANNELS.value,
+            "batch_size": _BATCH.value,
+            "image_size": _IMAGE.value,
+            "sampling": _SAMPLING.value,
+            "weight_sample": weight_sample,
+        }
+        if not reports:
+            report["first_step_s"] = round(time.perf_counter() - LAUNCH, 1)
+        report.update(trace_s=round(trace, 1), first_call_s=round(first_call, 1))
+        reports.append(report)
+        steps.append(step)
+    times = [[] for _ in steps]
+    for _ in range(_STEPS.value):
+        for step, timed in zip(steps, times, strict=True):
+            timed.append(_run(step, train, val))
+    for report, timed in zip(reports, times, strict=True):
+        report["median_step_s"] = round(statistics.median(timed), 3)
+        report["min_step_s"] = round(min(timed), 3)
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":

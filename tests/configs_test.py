@@ -24,6 +24,7 @@ SEARCH_KEYS = {
     "estimator",
     "objective",
     "gap_form",
+    "weight_sample",
     "weight_decay",
     "arch_weight_decay",
     "space",
@@ -157,6 +158,12 @@ def test_the_search_presets_exist():
 def test_an_unknown_gap_form_is_refused_naming_the_key():
     config = _parse("configs/search/cifar10.py", "--config.gap_form=median")
     with pytest.raises(ValueError, match="config.gap_form.*median"):
+        loop.validate(config)
+
+
+def test_an_unknown_weight_sample_is_refused_naming_the_key():
+    config = _parse("configs/search/cifar10.py", "--config.weight_sample=gumbel")
+    with pytest.raises(ValueError, match="config.weight_sample.*gumbel"):
         loop.validate(config)
 
 

@@ -63,7 +63,7 @@ def _batch(seed):
     }
 
 
-def _search_trainer(strategy):
+def _search_trainer(strategy, **settings):
     """A tiny rebar search under `strategy`, with SGD so that updates are linear in gradients."""
     with strategy.scope():
         supernet = darts_supernet.Supernet(5, 4, 1, op_names=OPS)
@@ -85,6 +85,7 @@ def _search_trainer(strategy):
                 grad_clip_norm=0.5,
                 weight_decay=0.1,
                 arch_weight_decay=0.1,
+                **settings,
             ),
             seed=0,
             strategy=strategy,
@@ -124,9 +125,19 @@ def _one_device_step(search, train, val, num_replicas):
     )
 
 
-def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_samples():
-    mirrored = _search_trainer(testing.two_cpu_strategy())
-    single = _search_trainer(tf.distribute.get_strategy())
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        # Each replica trains w on its own one-hot architecture, running its ops alone: the
+        # others' zero gradients must sum as one device sums them.
+        {"sampling": "per_batch", "weight_sample": "discrete"},
+    ],
+    ids=["defaults", "discrete_per_batch"],
+)
+def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_samples(settings):
+    mirrored = _search_trainer(testing.two_cpu_strategy(), **settings)
+    single = _search_trainer(tf.distribute.get_strategy(), **settings)
     for source, target in zip(
         mirrored.supernet.trainable_weights, single.supernet.trainable_weights, strict=True
     ):
@@ -139,6 +150,9 @@ def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_sample
         mirrored.distribution.logits[key].assign(value)
         initial_phi[key] = value.numpy()
     train, val = _batch(1), _batch(2)
+    if settings.get("weight_sample") == "discrete":
+        drawn = [single.weight_step_sample(replica, 1) for replica in range(2)]
+        assert any(not np.array_equal(drawn[0][key], drawn[1][key]) for key in drawn[0])
 
     tf.function(lambda: mirrored.train_step(train, val, True))()
     _one_device_step(single, train, val, num_replicas=testing.NUM_LOGICAL_CPUS)

@@ -140,6 +140,7 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill_bit_for_bit(tmp_pat
         ("--config.batch_size=0", "batch_size"),
         ("--config.gap_weight=-1", "gap_weight"),
         ("--config.gap_form=median", "gap_form"),
+        ("--config.weight_sample=gumbel", "weight_sample"),
         ("--config.temperature=0", "temperature"),
         ("--config.estimator=snas", "estimator"),
         ("--config.no_such_key=1", "no_such_key"),

@@ -188,6 +188,7 @@ def test_architecture_loss_uses_the_gap_form(gap_form):
         ("temperature", 0.0),
         ("global_batch_size", 0),
         ("gap_form", "median"),
+        ("weight_sample", "gumbel"),
         ("weight_decay", -1e-4),
         ("arch_weight_decay", -1e-6),
     ],
@@ -212,3 +213,126 @@ def test_evaluation_scores_the_argmax_architecture(rebar_trainer):
     metrics = search.evaluate_step(_batch(5))
     assert set(metrics) == {"loss", "accuracy"}
     assert np.isfinite(float(metrics["loss"])) and 0 <= float(metrics["accuracy"]) <= 1
+
+
+def _selected_and_other_op_layers(supernet, sample):
+    """The op layers of a shared one-hot sample's edges, and the supernet's other op layers."""
+    selected, others = [], []
+    for cell in supernet.cells:
+        kind = "reduce" if cell.reduction else "normal"
+        for node, node_ops in enumerate(cell.edge_ops):
+            edges = [
+                (
+                    int(tf.argmax(sample[f"{kind}/inputs_{node}"][0, j])),
+                    int(tf.argmax(sample[f"{kind}/ops"][0, node, j])),
+                )
+                for j in range(2)
+            ]
+            for states, group_ops in zip(cell.state_groups(node), node_ops, strict=True):
+                for op, layer in enumerate(group_ops):
+                    chosen = any(state in states and k == op for state, k in edges)
+                    (selected if chosen else others).append(layer)
+    return selected, others
+
+
+@pytest.fixture(scope="module")
+def shared_discrete_trainer():
+    """REINFORCE, one one-hot architecture per batch for phi and for w: one forward trace."""
+    return _trainer(estimators.create("reinforce"), sampling="per_batch", weight_sample="discrete")
+
+
+def test_discrete_weight_step_trains_the_selected_ops_of_a_shared_sample(shared_discrete_trainer):
+    # UNAS Eq. 7 on one architecture for the batch: the gradient of the child network's loss,
+    # here the dense supernet with the same one-hot weights (unselected edges weigh 0), and
+    # zero for the ops the sample leaves out, which the step does not run.
+    search = shared_discrete_trainer
+    train = _batch(1)
+    gradients, _, logits = search.weight_gradients(train, replica_id=0)
+    sample = search.weight_step_sample(replica_id=0, num_samples=1)
+    weights = search.supernet.trainable_weights
+    with tf.GradientTape() as tape:
+        expected_logits = search.supernet(
+            train["image"], sample, training=True, skip_inactive=False
+        )
+        loss = tf.nn.compute_average_loss(
+            objectives.task_loss(train["label"], expected_logits), global_batch_size=BATCH
+        )
+    expected = tape.gradient(loss, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    np.testing.assert_allclose(logits, expected_logits, rtol=1e-5, atol=1e-6)
+    for weight, gradient, want in zip(weights, gradients, expected, strict=True):
+        np.testing.assert_allclose(gradient, want, rtol=1e-4, atol=1e-7, err_msg=weight.path)
+
+    selected, others = _selected_and_other_op_layers(search.supernet, sample)
+    gradient_of = {id(w): g.numpy() for w, g in zip(weights, gradients, strict=True)}
+    unused = [w for layer in others for w in layer.trainable_weights]
+    used = [w for layer in selected for w in layer.trainable_weights]
+    assert unused and used  # the sample leaves out ops with weights and selects some
+    assert all(not gradient_of[id(w)].any() for w in unused)
+    assert any(gradient_of[id(w)].any() for w in used)
+
+
+def test_discrete_weight_sample_is_one_hot_and_distributed_as_phi():
+    search = _trainer(estimators.create("gumbel_softmax"), weight_sample="discrete")
+    for index, variable in enumerate(search.distribution.trainable_variables):
+        variable.assign(2.0 * tf.random.stateless_normal(variable.shape, seed=[index, 3]))
+    draws = 4000
+    sample = search.weight_step_sample(replica_id=0, num_samples=draws)
+    for key, logits in search.logits().items():
+        z = sample[key].numpy()
+        assert np.all((z == 0) | (z == 1)) and np.all(z.sum(-1) == 1), key
+        probabilities = tf.nn.softmax(logits).numpy()
+        standard_error = np.sqrt(probabilities * (1 - probabilities) / draws)
+        assert np.all(np.abs(z.mean(0) - probabilities) <= 4 * standard_error + 1e-6), key
+    # The step's weight seed: the same sample within a step, another at the next.
+    again = search.weight_step_sample(replica_id=0, num_samples=draws)
+    assert all(np.array_equal(sample[key], again[key]) for key in sample)
+    search.step.assign_add(1)
+    later = search.weight_step_sample(replica_id=0, num_samples=draws)
+    assert not all(np.array_equal(sample[key], later[key]) for key in sample)
+
+
+def test_relaxed_weight_sample_is_the_default_and_trains_on_a_fresh_zeta():
+    # The recipe the weight step has always had: zeta ~ RelaxedOneHotCategorical with the
+    # step's weight seed, one per example, through the dense forward; bit for bit.
+    assert trainer.SearchSettings().weight_sample == "relaxed"
+    search = _trainer(estimators.create("gumbel_softmax"))
+    train = _batch(1)
+    gradients, _, _ = search.weight_gradients(train, replica_id=0)
+    zeta = distributions.sample_relaxed(
+        search.logits(),
+        search.settings.temperature,
+        search._step_seeds(0)[1],
+        sample_shape=[BATCH],
+    )
+    weights = search.supernet.trainable_weights
+    with tf.GradientTape() as tape:
+        per_example = objectives.task_loss(
+            train["label"], search._dense_forward(train["image"], zeta)
+        )
+        loss = tf.nn.compute_average_loss(per_example, global_batch_size=BATCH)
+    for weight, gradient, want in zip(
+        weights, gradients, tape.gradient(loss, weights), strict=True
+    ):
+        np.testing.assert_array_equal(gradient, want, err_msg=weight.path)
+
+
+def test_a_shared_discrete_step_runs_one_forward_trace_and_moves_only_the_selected_ops(
+    shared_discrete_trainer,
+):
+    # REINFORCE's losses and the weights' gradient both run the shared one-hot forward: one
+    # trace, differentiated for the weights; no dense forward. Adam's first step from zero
+    # moments moves exactly the weights with a non-zero gradient (no weight decay here).
+    search = shared_discrete_trainer
+    sample = search.weight_step_sample(replica_id=0, num_samples=1)
+    phi = _snapshot(search.distribution.trainable_variables)
+    selected, others = _selected_and_other_op_layers(search.supernet, sample)
+    unused = [w for layer in others for w in layer.trainable_weights]
+    before = _snapshot(unused)
+    weights = _snapshot(search.supernet.trainable_weights)
+    metrics = tf.function(lambda a, b: search.train_step(a, b, True))(_batch(1), _batch(2))
+    assert all(np.isfinite(float(value)) for value in metrics.values())
+    assert _moved(phi, search.distribution.trainable_variables)
+    assert _moved(weights, search.supernet.trainable_weights)
+    assert unused and not _moved(before, unused)
+    assert search._shared_one_hot_forward.experimental_get_tracing_count() == 1
+    assert search._dense_forward.experimental_get_tracing_count() == 0

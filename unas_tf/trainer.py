@@ -18,6 +18,7 @@ from unas_tf import distributions, objectives, strategies
 
 OBJECTIVES = ("train", "val", "gen")
 SAMPLING = ("per_example", "per_batch")
+WEIGHT_SAMPLES = ("relaxed", "discrete")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,8 @@ class SearchSettings:
         `objectives.generalization_loss`.
       arch_penalty_weight: lambda_arch of App. A.2.
       sampling: "per_example" (one architecture per example) or "per_batch" (one per step).
+      weight_sample: the architecture sample w trains on: "relaxed" (a Gumbel-softmax zeta) or
+        "discrete" (a one-hot z ~ p_phi, UNAS Eq. 7); see `SearchTrainer.weight_gradients`.
       temperature: Gumbel-softmax temperature of the relaxed samples.
       grad_clip_norm: global-norm clipping of the weight gradients.
       global_batch_size: examples per step over all replicas.
@@ -47,6 +50,7 @@ class SearchSettings:
     gap_form: str = objectives.DEFAULT_GAP_FORM
     arch_penalty_weight: float = objectives.DEFAULT_ARCH_PENALTY_WEIGHT
     sampling: str = "per_example"
+    weight_sample: str = "relaxed"
     temperature: float = distributions.DEFAULT_TEMPERATURE
     grad_clip_norm: float = 5.0
     global_batch_size: int = 64
@@ -57,6 +61,7 @@ class SearchSettings:
         for name, value, known in (
             ("objective", self.objective, OBJECTIVES),
             ("sampling", self.sampling, SAMPLING),
+            ("weight_sample", self.weight_sample, WEIGHT_SAMPLES),
             ("gap_form", self.gap_form, objectives.GAP_FORMS),
         ):
             if value not in known:
@@ -127,8 +132,8 @@ class SearchTrainer(tf.Module):
     # into the step, so TensorFlow optimises the step as one graph: it prunes what the backward
     # passes do not need and overlaps independent forwards: faster steps than as a function
     # call, for a slightly longer first call (bench/search_step.py; figures in bench/README.md).
-    # The shared one-hot forward, a large graph of switches run without gradients, stays a
-    # function call.
+    # The shared one-hot forward, a large graph of switches, stays a function call; only the
+    # weight step of weight_sample="discrete" differentiates it.
     @tf.function(experimental_attributes={"_noinline": True})
     def _shared_one_hot_forward(self, images, sample):
         return self.supernet(images, sample, training=True, skip_inactive=True, one_hot=True)
@@ -302,27 +307,59 @@ class SearchTrainer(tf.Module):
         record["latency/surrogate_ms"] = tf.reduce_mean(objective.surrogate(output.sample))
         return latency["weight"] * tf.reduce_sum(output.surrogate)
 
-    def weight_gradients(self, train, replica_id):
-        """One replica's share of the weight gradient, on a fresh relaxed sample (UNAS Sec. 3.2).
+    def weight_step_sample(self, replica_id, num_samples):
+        """The sample w trains on this step: `num_samples` rows drawn with its weight seed.
 
-        w trains on a relaxed zeta drawn here with the step's weight seed, independent of the
-        architecture step's samples. Eq. 7 trains w on discrete z ~ p_phi; the released code
-        instead reuses the relaxed zeta of the architecture step. Neither of those is done here.
-
-        Returns:
-          (gradients of `supernet.trainable_weights`, to be summed over replicas; the
-          per-example losses; the logits).
+        Relaxed or one-hot as `settings.weight_sample` says (see `weight_gradients`).
         """
         weight_seed = self._step_seeds(replica_id)[1]
-        num_samples = self._num_samples(train["image"].shape[0])
-        relaxed = distributions.sample_relaxed(
+        if self.settings.weight_sample == "discrete":
+            return distributions.sample_discrete(
+                self.logits(), weight_seed, sample_shape=[num_samples]
+            )
+        return distributions.sample_relaxed(
             self.logits(), self.settings.temperature, weight_seed, sample_shape=[num_samples]
         )
+
+    def weight_gradients(self, train, replica_id):
+        """One replica's share of the weight gradient (UNAS Eq. 7), on a sample drawn here.
+
+        Eq. 7 trains w on architectures z ~ p_phi. `settings.weight_sample` picks the sample,
+        drawn with the step's weight seed:
+        - "relaxed" (the default): a Gumbel-softmax zeta at `settings.temperature`, run densely,
+          so every op trains, weighted by its share of zeta.
+        - "discrete": a one-hot z ~ p_phi, as Eq. 7 has it; only the selected ops get
+          gradients. The others get zeros, not None: replicas drawing different architectures
+          then sum gradients of one structure, and Adam's moments and the L2 term still move
+          the others (PyTorch's Adam would skip a None gradient). A sample shared by the batch
+          ("per_batch") runs its selected ops alone, through the shared one-hot forward that
+          the architecture step's one-hot losses use: one trace serves both. The backward
+          graph of its switches is large: the first step takes about twice as long to build,
+          steady steps about as long or less (bench/README.md). Per-example samples run the
+          dense forward with one-hot weights (see `_forward`).
+
+        The released code instead trains w on the relaxed zeta of the architecture step, reused.
+        Here the sample is the weight step's own, independent of the architecture step's: the
+        weight step then runs the same with every estimator (REINFORCE and the random baseline
+        draw no zeta) and in the warm-up, which has no architecture step.
+
+        Returns:
+          (gradients of `supernet.trainable_weights`, zeros for weights the sample does not use,
+          to be summed over replicas; the per-example losses; the logits).
+        """
+        sample = self.weight_step_sample(replica_id, self._num_samples(train["image"].shape[0]))
+        weights = self.supernet.trainable_weights
         with tf.GradientTape() as tape:
-            logits_out = self._dense_forward(train["image"], relaxed)
+            logits_out = self._forward(
+                train["image"], sample, one_hot=self.settings.weight_sample == "discrete"
+            )
             per_example = objectives.task_loss(train["label"], logits_out)
             loss = self._global_mean(per_example)
-        return tape.gradient(loss, self.supernet.trainable_weights), per_example, logits_out
+        # The switches and conds that skip a one-hot sample's other ops already return zeros
+        # for their weights; ZERO keeps it so should a forward not touch a weight at all, as
+        # clipping, the replicas' sum and the optimizer need a gradient for every weight.
+        gradients = tape.gradient(loss, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return gradients, per_example, logits_out
 
     def replica_step(self, train, val, update_architecture, latency=None):
         """One replica's step: the architecture update (unless warming up), then the weights.

@@ -22,6 +22,9 @@ def search_config(**overrides):
             estimator="rebar",  # rebar | reinforce | gumbel_softmax | random
             objective="gen",  # gen (Eq. 8) | train | val
             sampling="per_example",  # per_example | per_batch
+            # What w trains on (unas_tf/trainer.py weight_gradients): relaxed (a Gumbel-softmax
+            # zeta) | discrete (one-hot z ~ p_phi, Eq. 7; per_batch then runs only its ops).
+            weight_sample="relaxed",
             gap_weight=0.5,  # lambda of Eq. 8
             # Eq. 8's gap on a batch: per_pair (released code: mean of |L_val_i - L_train_i|)
             # | batch (|mean L_val - mean L_train|); unas_tf/objectives.py explains both.

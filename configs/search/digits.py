@@ -34,6 +34,9 @@ arch_weight_decay   | paper silent; preset default  | 1e-6, L2 in the    | App. 
                     |                               | gradient           |
 grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
 temperature         | 0.4 (App. A.2)                | 0.4                |
+weight_sample       | discrete z ~ p_phi (Eq. 7)    | relaxed, a fresh   | as the released code,
+                    |                               | zeta per step      | which reuses the arch
+                    |                               |                    | step's zeta
 gap_weight          | lambda = 0.5 (Sec. 3.2,       | 0.5                |
                     | App. A.2)                     |                    |
 gap_form            | paper silent; preset default  | per_pair           |

@@ -37,6 +37,9 @@ arch_weight_decay   | 1e-6 (App. A.3)               | 1e-6, L2 in the    |
 grad_clip_norm      | paper silent; released code:  | 5.0 (global norm)  |
                     | 5 (global norm)               |                    |
 temperature         | 0.4 (App. A.3)                | 0.4                |
+weight_sample       | discrete z ~ p_phi (Eq. 7)    | relaxed, a fresh   | as the released code,
+                    |                               | zeta per step      | which reuses the arch
+                    |                               |                    | step's zeta
 gap_weight          | lambda = 0.5 (App. A.3)       | 0.5                |
 gap_form            | paper silent (Eq. 8 is per    | per_pair           |
                     | architecture); released code: |                    |

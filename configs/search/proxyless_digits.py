@@ -53,6 +53,9 @@ weight_decay        | paper silent; preset default  | 0                  |
 arch_weight_decay   | paper silent; preset default  | 0                  |
 grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
 temperature         | paper silent; preset default  | 0.4                | App. A.2's DARTS value
+weight_sample       | discrete z ~ p_phi (Eq. 7)    | relaxed, a fresh   | as the released code,
+                    |                               | zeta per step      | which reuses the arch
+                    |                               |                    | step's zeta
 gap_weight          | paper silent; preset default  | 0.5                |
                     | (Sec. 3.2: 0.5 often works    |                    |
                     | well)                         |                    |

@@ -43,6 +43,9 @@ grad_clip_norm      | paper silent; released code:  | 5.0 (global norm)  |
                     | 5 (global norm)               |                    |
 temperature         | paper silent; released code:  | 0.4                |
                     | 0.4                           |                    |
+weight_sample       | discrete z ~ p_phi (Eq. 7)    | relaxed, a fresh   | as the released code,
+                    |                               | zeta per step      | which reuses the arch
+                    |                               |                    | step's zeta
 gap_weight          | paper silent (Sec. 3.2: 0.5   | 0.5                |
                     | often works well); released   |                    |
                     | code: 0.5                     |                    |

@@ -17,9 +17,10 @@ on this 2-core machine (Intel Xeon, AVX-512) with two trials at a time and other
 them before any step ran (start-up, the warm-up step's graph, the architecture step's graph: 2
 to 3 minutes for REBAR's, the retraining network's graph); an architecture step took about 2 s,
 a retraining step 0.4 s. A random-cell trial took 3.2 minutes. The 16 searching and 4 random
-trials therefore take about 80 minutes at that load, and about 50 on a machine left to the study
-(scaled as the default search: 5.6 minutes quiet, 8.8 at that load; bench/README.md), under the
-hour the study is sized for. Longer budgets add ~2 s per architecture step and ~0.4 s per
+trials were estimated at about 80 minutes at that load, and about 50 on a machine left to the
+study (scaled as the default search: 5.6 minutes quiet, 8.8 at that load; bench/README.md). The
+whole study, run end to end on that machine with the test suite running beside it for 43 of its
+minutes, took 64 minutes (bench/README.md); a quiet run is not yet measured. Longer budgets add ~2 s per architecture step and ~0.4 s per
 retraining step and trial, halved by the two processes.
 
 Expected at these budgets: test top-1 0.96 to 0.99 after 3 retraining epochs; architecture

@@ -51,23 +51,36 @@ def check_writable(directory, what):
         raise ValueError(f"{what}: cannot write to {directory} ({reason})") from error
 
 
-def read_config(workdir):
-    """The ConfigDict saved in `workdir`'s config.json, or None if there is none.
+def read_json_object(path, what):
+    """The JSON object in the file at `path`, or None if there is no such file.
+
+    Args:
+      path: the file.
+      what: what the file holds, for the error, e.g. "a run's config".
 
     Raises:
-      ValueError: config.json is unreadable or not a JSON object; the message names it.
+      ValueError: the file is unreadable or not a JSON object; the message names it.
     """
-    path = os.path.join(workdir, CONFIG_FILE)
     if not os.path.exists(path):
         return None
     try:
         with open(path) as file:
             saved = json.load(file)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot be read as a run's config ({error})") from error
+        raise ValueError(f"{path}: cannot be read as {what} ({error})") from error
     if not isinstance(saved, dict):
-        raise ValueError(f"{path}: cannot be read as a run's config (not a JSON object)")
-    return ml_collections.ConfigDict(saved)
+        raise ValueError(f"{path}: cannot be read as {what} (not a JSON object)")
+    return saved
+
+
+def read_config(workdir):
+    """The ConfigDict saved in `workdir`'s config.json, or None if there is none.
+
+    Raises:
+      ValueError: config.json is unreadable or not a JSON object; the message names it.
+    """
+    saved = read_json_object(os.path.join(workdir, CONFIG_FILE), "a run's config")
+    return None if saved is None else ml_collections.ConfigDict(saved)
 
 
 def refuse_another_config(config, workdir, what):

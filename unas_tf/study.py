@@ -266,14 +266,12 @@ def read_study(workdir):
       ValueError: study.json cannot be read; the message names it.
     """
     path = os.path.join(workdir, STUDY_FILE)
-    if not os.path.exists(path):
+    saved = run_directory.read_json_object(path, "a study")
+    if saved is None:
         return None
-    try:
-        with open(path) as file:
-            saved = json.load(file)
-        return saved["config"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: cannot be read as a study ({error!r})") from error
+    if "config" not in saved:
+        raise ValueError(f"{path}: cannot be read as a study (it has no 'config')")
+    return saved["config"]
 
 
 def refuse_another_study(config, workdir):
@@ -324,17 +322,7 @@ def read_record(directory):
     Raises:
       ValueError: trial.json cannot be read; the message names it.
     """
-    path = os.path.join(directory, TRIAL_FILE)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as file:
-            record = json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot be read as a trial record ({error})") from error
-    if not isinstance(record, dict):
-        raise ValueError(f"{path}: cannot be read as a trial record (not a JSON object)")
-    return record
+    return run_directory.read_json_object(os.path.join(directory, TRIAL_FILE), "a trial record")
 
 
 def write_record(directory, record):

@@ -33,11 +33,9 @@ from unas_tf import runtime  # noqa: E402,I001
 runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
 
 import ml_collections  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-from tensorflow.core.util import event_pb2  # noqa: E402
 
-from unas_tf import genotypes  # noqa: E402
+from unas_tf import genotypes, runs, summaries  # noqa: E402
 from unas_tf.latency import measuring_process  # noqa: E402
 
 _PRESET = flags.DEFINE_string("preset", "configs/search/proxyless_digits.py", "Search preset.")
@@ -69,14 +67,10 @@ def _final_accuracy(workdir):
     The loop scores the argmax architecture with the supernet's weights at each epoch's end
     (`argmax/val_accuracy`), so both runs of a seed are scored after the same training budget.
     """
-    newest = (-1, None)
-    for path in tf.io.gfile.glob(os.path.join(workdir, "tensorboard", "events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(path):
-            event = event_pb2.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                if value.tag == "argmax/val_accuracy" and event.step >= newest[0]:
-                    newest = (event.step, float(tf.make_ndarray(value.tensor)))
-    return newest[1]
+    scores = summaries.logged_scalars(
+        os.path.join(workdir, runs.SUMMARY_DIR), "argmax/val_accuracy"
+    )
+    return scores[max(scores)] if scores else None
 
 
 def _search(parent, name, seed, extra):

@@ -12,16 +12,13 @@ counts only its last part.
 """
 
 import os
-import struct
 import time
 
 import tensorflow as tf
 from absl import logging
-from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import api as hparams_api
-from tensorboard.util import tensor_util
 
-from unas_tf import loop, retraining, run_directory, runs, study
+from unas_tf import loop, retraining, run_directory, runs, study, summaries
 
 SEARCH_DIR = "search"
 TRAIN_DIR = "train"
@@ -53,41 +50,13 @@ def validate(config):
             raise ValueError(f"trial {trial.name}: {error}") from None
 
 
-def _records(path):
-    """The records of a TFRecord file (an events file), read in plain Python.
-
-    TensorFlow's readers are a tf.data pipeline or the deprecated tf_record_iterator, which
-    warns; the format is simple: a record is a length (uint64), its CRC, the data and the
-    data's CRC. An incomplete last record (a file still being written) ends the reading.
-    """
-    with open(path, "rb") as file:
-        while len(header := file.read(12)) == 12:
-            (length,) = struct.unpack("<Q", header[:8])
-            data = file.read(length)
-            if len(data) < length or len(file.read(4)) < 4:
-                return
-            yield data
-
-
 def mean_logged_variance(search_dir):
     """The mean of `arch_grad_variance` over a search's TensorBoard events, or None if absent.
 
     The search logs it every `log_every` architecture steps when it draws one sample per
     example (unas_tf/trainer.py); warm-up steps and other estimators' runs log none.
     """
-    directory = os.path.join(search_dir, runs.SUMMARY_DIR)
-    if not os.path.isdir(directory):
-        return None
-    values = {}
-    for name in sorted(os.listdir(directory)):  # in the order TensorBoard reads them
-        if not name.startswith("events."):
-            continue
-        for data in _records(os.path.join(directory, name)):
-            event = event_pb2.Event.FromString(data)
-            for value in event.summary.value:
-                if value.tag == VARIANCE_TAG:
-                    # Keyed by step: a resumed search rewrites the steps after its checkpoint.
-                    values[event.step] = float(tensor_util.make_ndarray(value.tensor))
+    values = summaries.logged_scalars(os.path.join(search_dir, runs.SUMMARY_DIR), VARIANCE_TAG)
     return sum(values.values()) / len(values) if values else None
 
 

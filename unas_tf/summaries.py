@@ -5,11 +5,15 @@ tensors `tf.summary.image` takes, so no display and no pyplot state are involved
 """
 
 import io
+import os
+import struct
 
 import numpy as np
 import tensorflow as tf
 from matplotlib import figure as mpl_figure
 from matplotlib.backends import backend_agg
+from tensorboard.compat.proto import event_pb2
+from tensorboard.util import tensor_util
 
 from unas_tf import genotypes
 
@@ -70,3 +74,39 @@ def selector_heatmap(probabilities, op_names):
             ax.set_yticks(range(len(rows)), rows, size=8)
     fig.tight_layout()
     return _png_tensor(lambda buffer: fig.savefig(buffer, format="png", dpi=72))
+
+
+def _records(path):
+    """The records of a TFRecord file (an events file), read in plain Python.
+
+    TensorFlow's readers are a tf.data pipeline or the deprecated tf_record_iterator, which
+    warns; the format is simple: a record is a length (uint64), its CRC, the data and the
+    data's CRC. An incomplete last record (a file still being written) ends the reading.
+    """
+    with open(path, "rb") as file:
+        while len(header := file.read(12)) == 12:
+            (length,) = struct.unpack("<Q", header[:8])
+            data = file.read(length)
+            if len(data) < length or len(file.read(4)) < 4:
+                return
+            yield data
+
+
+def logged_scalars(directory, tag):
+    """{step: value} of a scalar summary in the events files of `directory`; {} if none.
+
+    Files are read in the order TensorBoard reads them, so a resumed run, which rewrites the
+    steps after its checkpoint, has its newer values kept.
+    """
+    values = {}
+    if not os.path.isdir(directory):
+        return values
+    for name in sorted(os.listdir(directory)):
+        if not name.startswith("events."):
+            continue
+        for data in _records(os.path.join(directory, name)):
+            event = event_pb2.Event.FromString(data)
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(tensor_util.make_ndarray(value.tensor))
+    return values

@@ -8,7 +8,10 @@ r"""Benchmark: one UNAS search step, REBAR on L_gen with one sample per example,
 Prints one JSON line: `first_step_s` (from launch, imports included, to the end of the first
 step: what a user waits before a search makes progress), `trace_s` and `first_call_s` (its
 two TensorFlow parts), `median_step_s` and `min_step_s` (median and fastest of --steps steady
-steps; on a loaded host the fastest is the steadier figure). Given several --weight_sample,
+steps; on a loaded host the fastest is the steadier figure), `peak_memory_mb` (the process's
+peak resident set on CPU, over every search it built so far; the devices' peak allocation when
+a GPU runs the step, for planning GPU memory) and `cpu_model` (`lscpu`'s model name: figures
+compare only on one CPU). Given several --weight_sample,
 it builds one search per value and alternates their steady steps, so that the load of a
 shared host weighs on each alike; one line each, `first_step_s` on the first only.
 Reference: a PyTorch implementation of this step with the paper's supernet takes 2.6 s per
@@ -21,6 +24,8 @@ LAUNCH = time.perf_counter()
 
 import json  # noqa: E402
 import os  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 
@@ -98,6 +103,32 @@ def _run(step, train, val):
     return time.perf_counter() - start
 
 
+def _cpu_model():
+    """The CPU's model name as `lscpu` prints it (from /proc/cpuinfo on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _peak_memory_mb():
+    """Peak memory of the step's devices: summed GPU peaks if a GPU ran it, else peak RSS."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        peak = sum(
+            tf.config.experimental.get_memory_info(gpu.name.split("device:")[-1])["peak"]
+            for gpu in gpus
+        )
+        return round(peak / 2**20, 1)
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 if sys.platform == "darwin" else 2**10
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, 1)
+
+
 def main(argv):
     del argv
     runtime.skip_idle_graph_passes()  # as the DARTS search does
@@ -129,6 +160,8 @@ def main(argv):
     for report, timed in zip(reports, times, strict=True):
         report["median_step_s"] = round(statistics.median(timed), 3)
         report["min_step_s"] = round(min(timed), 3)
+        report["peak_memory_mb"] = _peak_memory_mb()
+        report["cpu_model"] = _cpu_model()
         print(json.dumps(report))
 
 

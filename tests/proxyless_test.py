@@ -76,8 +76,41 @@ def test_mbconv_residual_adds_the_input():
     np.testing.assert_allclose(block(x), plain(x) + x, atol=1e-6)
 
 
+def test_zero_init_residual_starts_a_residual_mbconv_as_the_identity():
+    x = tf.random.stateless_normal([2, 5, 5, 4], seed=[3, 0])
+    block = proxyless.MBConv(4, 3, 6, residual=True, zero_init_residual=True)
+    np.testing.assert_array_equal(block(x, training=True), x)
+    # Only the shortcut's branch: a block without one keeps ProxylessNAS's scale of one.
+    plain = proxyless.MBConv(8, 3, 6, zero_init_residual=True)
+    plain.build(x.shape)
+    np.testing.assert_array_equal(plain.project_bn.gamma, np.ones(8))
+
+
+def test_zero_init_supernet_starts_with_every_residual_layer_as_a_skip():
+    """At initialisation any choice of a removable layer computes what removing it does."""
+    network = proxyless.ProxylessSupernet(
+        CLASSES, WIDTH, skip_dropout_rate=0.0, zero_init_residual=True
+    )
+    images = _images(5)
+    network.build(images.shape)
+    mbconvs = genotypes.random_proxyless(6)
+    skips = genotypes.ProxylessGenotype(
+        mbconvs.ops,
+        tuple(
+            proxyless.ZERO_INDEX if index not in genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS else op
+            for index, op in enumerate(mbconvs.layers, start=1)
+        ),
+    )
+    assert skips != mbconvs
+    np.testing.assert_allclose(
+        network(images, _shared(mbconvs), training=True),
+        network(images, _shared(skips), training=True),
+        atol=1e-6,
+    )
+
+
 def test_mbconv_config_round_trips():
-    block = proxyless.MBConv(16, 7, 6, stride=2, name="b")
+    block = proxyless.MBConv(16, 7, 6, stride=2, zero_init_residual=True, name="b")
     clone = proxyless.MBConv.from_config(block.get_config())
     assert clone.get_config() == block.get_config()
 

@@ -50,7 +50,7 @@ class BatchNormWeights(NamedTuple):
     moving_variance: Any
 
 
-def add_batch_norm_weights(layer, name, channels, affine):
+def add_batch_norm_weights(layer, name, channels, affine, gamma_initializer="ones"):
     """Creates the variables of a batch norm over `channels` on `layer` (call from `build`).
 
     Args:
@@ -58,6 +58,8 @@ def add_batch_norm_weights(layer, name, channels, affine):
       name: Prefix of the variable names, e.g. "bn_1" gives "bn_1_gamma", ...
       channels: Number of channels normalised.
       affine: Whether to learn a per-channel scale (gamma) and offset (beta).
+      gamma_initializer: initializer of gamma: "ones" (PyTorch's), or "zeros" for the last
+        batch norm of a residual branch that should start as the identity.
 
     Returns:
       A `BatchNormWeights`.
@@ -65,7 +67,10 @@ def add_batch_norm_weights(layer, name, channels, affine):
     gamma = beta = None
     if affine:
         gamma = layer.add_weight(
-            shape=(channels,), initializer="ones", autocast=False, name=f"{name}_gamma"
+            shape=(channels,),
+            initializer=gamma_initializer,
+            autocast=False,
+            name=f"{name}_gamma",
         )
         beta = layer.add_weight(
             shape=(channels,), initializer="zeros", autocast=False, name=f"{name}_beta"

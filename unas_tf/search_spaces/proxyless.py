@@ -218,6 +218,9 @@ class MBConv(keras.layers.Layer):
       expand_ratio: positive integer; hidden channels are C_in * expand_ratio.
       stride: 1 or 2.
       residual: whether to add the input (needs stride 1 and C_in == channels).
+      zero_init_residual: with `residual`, start the projection's batch-norm scale at zero, so
+        the layer starts as the identity (Goyal et al., 2017). ProxylessNAS starts it at one;
+        see `ProxylessSupernet` for why a search may not.
       **kwargs: base layer keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -225,7 +228,16 @@ class MBConv(keras.layers.Layer):
       training: Python bool; batch statistics in training, moving statistics otherwise.
     """
 
-    def __init__(self, channels, kernel_size, expand_ratio, stride=1, residual=False, **kwargs):
+    def __init__(
+        self,
+        channels,
+        kernel_size,
+        expand_ratio,
+        stride=1,
+        residual=False,
+        zero_init_residual=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         ops.check_positive("channels", channels)
         ops.check_positive("kernel_size", kernel_size)
@@ -241,6 +253,7 @@ class MBConv(keras.layers.Layer):
         self.expand_ratio = expand_ratio
         self.stride = stride
         self.residual = residual
+        self.zero_init_residual = zero_init_residual
 
     def build(self, input_shape):
         input_channels = input_shape[-1]
@@ -269,7 +282,13 @@ class MBConv(keras.layers.Layer):
             initializer=ops.kernel_initializer(hidden),
             name="project_kernel",
         )
-        self.project_bn = ops.add_batch_norm_weights(self, "project_bn", self.channels, affine=True)
+        self.project_bn = ops.add_batch_norm_weights(
+            self,
+            "project_bn",
+            self.channels,
+            affine=True,
+            gamma_initializer="zeros" if self.residual and self.zero_init_residual else "ones",
+        )
 
     def call(self, inputs, training=False):
         x = inputs
@@ -307,6 +326,7 @@ class MBConv(keras.layers.Layer):
             "expand_ratio": self.expand_ratio,
             "stride": self.stride,
             "residual": self.residual,
+            "zero_init_residual": self.zero_init_residual,
         }
 
 
@@ -317,7 +337,7 @@ def _stem_layers(plan):
     )
 
 
-def _layer_op(layer_plan, op_name, name):
+def _layer_op(layer_plan, op_name, name, zero_init_residual=False):
     kernel_size, expand_ratio = mbconv_spec(op_name)
     return MBConv(
         layer_plan.channels,
@@ -325,6 +345,7 @@ def _layer_op(layer_plan, op_name, name):
         expand_ratio,
         layer_plan.stride,
         residual=not layer_plan.channel_change,
+        zero_init_residual=zero_init_residual,
         name=name,
     )
 
@@ -405,6 +426,7 @@ class MixedLayer(keras.layers.Layer):
       skip_threshold: candidates whose weight is at most this for every example are not run.
       skip_dropout_rate: dropout on the 'mic_zero' output in training (UNAS App. E.1).
       seed: optional int seeding that dropout.
+      zero_init_residual: see `MBConv`.
       **kwargs: base layer keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -420,6 +442,7 @@ class MixedLayer(keras.layers.Layer):
         skip_threshold=DEFAULT_SKIP_THRESHOLD,
         skip_dropout_rate=DEFAULT_SKIP_DROPOUT_RATE,
         seed=None,
+        zero_init_residual=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -430,7 +453,9 @@ class MixedLayer(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         # candidates[k] computes op k; None is the identity of 'mic_zero'.
         self.candidates = {
-            k: None if k == ZERO_INDEX else _layer_op(self.layer_plan, name, name)
+            k: None
+            if k == ZERO_INDEX
+            else _layer_op(self.layer_plan, name, name, zero_init_residual)
             for k, name in enumerate(genotypes.PROXYLESS_OPS)
             if not (k == ZERO_INDEX and self.layer_plan.channel_change)
         }
@@ -490,12 +515,19 @@ class ProxylessSupernet(keras.layers.Layer):
     one-hot sample with the weights copied across (`copy_supernet_weights`) reproduces the child
     network's logits. Batch norms are affine, as in ProxylessNAS.
 
+    `zero_init_residual` is not ProxylessNAS's (its batch-norm scales start at one) and is off
+    by default. A short search may need it: a supernet trained on a different path each step
+    sees every residual layer's candidates change under it, and with the scales at one a
+    width-0.25 supernet on digits stayed at chance loss for hundreds of steps; started as the
+    identity, the residual layers join in as they learn (configs/search/proxyless_digits.py).
+
     Args:
       num_classes: classifier outputs.
       width_multiplier: scale of every channel count.
       skip_threshold: see `MixedLayer`.
       skip_dropout_rate: see `MixedLayer`.
       seed: optional int seeding the skip dropout.
+      zero_init_residual: start every residual candidate as the identity (see `MBConv`).
       **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -521,6 +553,7 @@ class ProxylessSupernet(keras.layers.Layer):
         skip_threshold=DEFAULT_SKIP_THRESHOLD,
         skip_dropout_rate=DEFAULT_SKIP_DROPOUT_RATE,
         seed=None,
+        zero_init_residual=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -534,6 +567,7 @@ class ProxylessSupernet(keras.layers.Layer):
                 skip_threshold=skip_threshold,
                 skip_dropout_rate=skip_dropout_rate,
                 seed=None if seed is None else seed + layer_plan.index,
+                zero_init_residual=zero_init_residual,
                 name=layer_name(layer_plan.index),
             )
             for layer_plan in self.plan.layers
@@ -613,6 +647,7 @@ class ProxylessSpace(base.SearchSpace):
             config.width_multiplier,
             skip_dropout_rate=config.skip_dropout_rate,
             seed=config.seed,
+            zero_init_residual=config.zero_init_residual,
         )
 
     def genotype_from_indices(self, indices, ops):

@@ -11,7 +11,10 @@ two TensorFlow parts), `median_step_s` and `min_step_s` (median and fastest of -
 steps; on a loaded host the fastest is the steadier figure), `peak_memory_mb` (the process's
 peak resident set on CPU, over every search it built so far; the devices' peak allocation when
 a GPU runs the step, for planning GPU memory) and `cpu_model` (`lscpu`'s model name: figures
-compare only on one CPU). Given several --weight_sample,
+compare only on one CPU). With --profile_dir, the steady steps run under TensorFlow's
+profiler (the trace opens in TensorBoard's profile tab) and the line adds `profile`: op time
+by op type and how many cores the ops kept busy (bench/op_profile.py). Given several
+--weight_sample,
 it builds one search per value and alternates their steady steps, so that the load of a
 shared host weighs on each alike; one line each, `first_step_s` on the first only.
 Reference: a PyTorch implementation of this step with the paper's supernet takes 2.6 s per
@@ -36,6 +39,7 @@ from unas_tf import runtime  # noqa: E402,I001
 runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
 
 import keras  # noqa: E402
+import op_profile  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
@@ -54,6 +58,14 @@ _SAMPLING = flags.DEFINE_enum(
 )
 _WEIGHT_SAMPLE = flags.DEFINE_multi_enum(
     "weight_sample", ["relaxed"], trainer.WEIGHT_SAMPLES, "What w trains on; repeat to compare."
+)
+_PROFILE_DIR = flags.DEFINE_string(
+    "profile_dir", "", "Profile the steady steps into this directory (one --weight_sample)."
+)
+flags.register_multi_flags_validator(
+    ["profile_dir", "weight_sample"],
+    lambda values: not values["profile_dir"] or len(values["weight_sample"]) == 1,
+    "--profile_dir profiles one search: give one --weight_sample",
 )
 
 
@@ -154,9 +166,14 @@ def main(argv):
         reports.append(report)
         steps.append(step)
     times = [[] for _ in steps]
+    if _PROFILE_DIR.value:
+        tf.profiler.experimental.start(_PROFILE_DIR.value)
     for _ in range(_STEPS.value):
         for step, timed in zip(steps, times, strict=True):
             timed.append(_run(step, train, val))
+    if _PROFILE_DIR.value:
+        tf.profiler.experimental.stop()
+        reports[0]["profile"] = op_profile.summarize(_PROFILE_DIR.value, sum(times[0]))
     for report, timed in zip(reports, times, strict=True):
         report["median_step_s"] = round(statistics.median(timed), 3)
         report["min_step_s"] = round(min(timed), 3)

@@ -12,16 +12,14 @@ processes with `latency.separate_process`). Prints one JSON line: per seed and r
 genotype, its latency as the run measured it and as re-measured here, whether it is at or
 below the target, its accuracy (`argmax_val_accuracy`: the last epoch's search-val accuracy of
 the argmax architecture with the supernet's weights, after the same training in both runs),
-and the run's wall time. The second run reads the first's measurements of the surrogate's
-random architectures (the same, drawn from the seed) rather than timing them again. The
-claim (UNAS Sec. 5) holds for a seed when `with_latency.meets_target` is true and
-`without_latency.meets_target` is false; `seeds_holding` counts them. Run it on a quiet
-machine: load on the other core moves process-clock latencies by ~12%.
+and the run's wall time. The claim (UNAS Sec. 5) holds for a seed when
+`with_latency.meets_target` is true and `without_latency.meets_target` is false;
+`seeds_holding` counts them. Run it on a quiet machine: load on the other core moves
+process-clock latencies by ~12%.
 """
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ import ml_collections  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes, runs, summaries  # noqa: E402
-from unas_tf.latency import measuring_process, search_term  # noqa: E402
+from unas_tf.latency import measuring_process  # noqa: E402
 
 _PRESET = flags.DEFINE_string("preset", "configs/search/proxyless_digits.py", "Search preset.")
 _WORKDIR = flags.DEFINE_string(
@@ -131,17 +129,7 @@ def _seed_pair(parent, seed):
     runs = {"with_latency": [], "without_latency": ["--config.latency.weight=0"]}
     os.makedirs(parent, exist_ok=True)
     # One after the other: a concurrent run's load would enter the other's latency measurements.
-    report = {"with_latency": _search(parent, "with_latency", seed, runs["with_latency"])}
-    # Both runs of a seed fit g to the same random architectures (drawn from the seed) on the
-    # same meter: the second reads the first's measurements instead of timing them again, as a
-    # resumed search does. Its own steps' architectures are still measured in the run.
-    without = os.path.join(parent, "without_latency")
-    os.makedirs(without, exist_ok=True)
-    shutil.copyfile(
-        os.path.join(report["with_latency"]["workdir"], search_term.FILE),
-        os.path.join(without, search_term.FILE),
-    )
-    report["without_latency"] = _search(parent, "without_latency", seed, runs["without_latency"])
+    report = {name: _search(parent, name, seed, extra) for name, extra in runs.items()}
     # Re-measured together, after both runs, so machine load treats them alike.
     for name in runs:
         report["target_ms"] = _remeasure(report[name])

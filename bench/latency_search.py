@@ -1,7 +1,7 @@
 r"""Benchmark: does the latency term bring the searched architecture under the target?
 
     python bench/latency_search.py                  # configs/search/proxyless_digits.py, seed 0
-    python bench/latency_search.py --seeds=0,1,2,3,4   # ~17 minutes per seed
+    python bench/latency_search.py --seeds=0,1,2,3,4   # ~40 minutes per seed
     python bench/latency_search.py --workdir=/tmp/latency_search --override=--config.epochs=3
 
 For each seed, runs `launch.search` twice on the same preset, one after the other: once as
@@ -14,8 +14,10 @@ below the target, its accuracy (`argmax_val_accuracy`: the last epoch's search-v
 the argmax architecture with the supernet's weights, after the same training in both runs),
 and the run's wall time. The claim (UNAS Sec. 5) holds for a seed when
 `with_latency.meets_target` is true and `without_latency.meets_target` is false;
-`seeds_holding` counts them. Run it on a quiet machine: load on the other core moves
-process-clock latencies by ~12%.
+`seeds_holding` counts them. The weaker claim, that the term makes the architecture faster
+(`faster_with_latency`, re-measured), is counted by `seeds_faster`: it holds on any CPU, where
+a target fixed in ms may lie below every architecture. Run it on a quiet machine: load on the
+other core moves process-clock latencies by ~12%.
 """
 
 import json
@@ -136,6 +138,10 @@ def _seed_pair(parent, seed):
     report["claim_holds"] = (
         report["with_latency"]["meets_target"] and not report["without_latency"]["meets_target"]
     )
+    report["faster_with_latency"] = (
+        report["with_latency"]["remeasured_latency_ms"]
+        < report["without_latency"]["remeasured_latency_ms"]
+    )
     print(f"seed {seed}: {json.dumps(report)}", file=sys.stderr, flush=True)
     return report
 
@@ -149,6 +155,7 @@ def main(argv):
         "overrides": _OVERRIDES.value,
         "seeds": seeds,
         "seeds_holding": sum(pair["claim_holds"] for pair in seeds.values()),
+        "seeds_faster": sum(pair["faster_with_latency"] for pair in seeds.values()),
         "seeds_run": len(seeds),
     }
     print(json.dumps(report))

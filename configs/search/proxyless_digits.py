@@ -32,8 +32,11 @@ at 32x32 they spread 23%, as much as the layers' own differences. The 20 ms targ
 the fastest architecture (every removable layer skipped: ~12 ms) and most random ones (18-32
 ms, median 23 ms).
 
-Expected: EXPECTED_TIME, latency_measurements.json, genotype.json and TensorBoard events in
-the workdir. The trade-off over seeds, with and without the latency term, is measured by
+Expected: about 30 minutes on a 2-core CPU (bench/README.md): timing the 200 architectures of
+the surrogate ~10 min (~2.8 s each: a new network built, traced and timed in the measuring
+process), the 600 warm-up steps ~6 min, then ~3.4 s per architecture step, most of it measuring
+the step's sampled architecture; latency_measurements.json, genotype.json and TensorBoard
+events in the workdir. The trade-off over seeds, with and without the latency term, is measured by
 `python bench/latency_search.py --seeds=0,1,2` (bench/README.md has the figures).
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no

@@ -103,6 +103,23 @@ def test_another_config_is_refused_naming_the_keys(tmp_path):
         )
 
 
+def test_a_run_saved_before_a_key_existed_resumes_only_at_the_value_it_used(tmp_path):
+    run_directory.save_config(ml_collections.ConfigDict({"epochs": 2}), tmp_path)
+    run_directory.refuse_another_config(
+        ml_collections.ConfigDict({"epochs": 2, "weight_sample": "relaxed"}), tmp_path, "search"
+    )
+    with pytest.raises(ValueError, match="weight_sample: 'relaxed' -> 'discrete'"):
+        run_directory.refuse_another_config(
+            ml_collections.ConfigDict({"epochs": 2, "weight_sample": "discrete"}),
+            tmp_path,
+            "search",
+        )
+    with pytest.raises(ValueError, match="new_key: None -> 1"):
+        run_directory.refuse_another_config(
+            ml_collections.ConfigDict({"epochs": 2, "new_key": 1}), tmp_path, "search"
+        )
+
+
 def test_a_run_that_fails_before_writing_leaves_no_workdir(tmp_path):
     workdir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="refused late"):

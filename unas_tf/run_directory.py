@@ -83,8 +83,20 @@ def read_config(workdir):
     return None if saved is None else ml_collections.ConfigDict(saved)
 
 
+# Keys that search configs gained after runs were saved without them, with the value those runs
+# computed with: a saved config that lacks one resumes if the current config keeps that value.
+KEYS_ADDED_LATER = {
+    "gap_form": "per_pair",
+    "weight_sample": "relaxed",
+    "zero_init_residual": False,
+}
+
+
 def refuse_another_config(config, workdir, what):
     """Raises if `workdir` holds a run of another config, naming the keys that differ.
+
+    A key of `KEYS_ADDED_LATER` that the saved config lacks counts as its value there, so runs
+    saved before the key existed resume under a config that keeps what they computed.
 
     Args:
       config: the run's ConfigDict.
@@ -98,6 +110,7 @@ def refuse_another_config(config, workdir, what):
     if saved is None:
         return
     saved, current = json.loads(saved.to_json()), json.loads(config.to_json())
+    saved = {**{k: v for k, v in KEYS_ADDED_LATER.items() if k in current}, **saved}
     differing = sorted(
         key for key in set(saved) | set(current) if saved.get(key) != current.get(key)
     )

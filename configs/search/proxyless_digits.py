@@ -28,9 +28,13 @@ identity, 0.23 when not.
 Latency is timed in a separate process with one intra-op thread, as its CPU time: the search
 process's spinning threads inflated small timings by ~30% (13 ms in the search against 10 ms in
 a fresh process). At 128x128 the repeats of one measurement agree within 4.4% (relative IQR);
-at 32x32 they spread 23%, as much as the layers' own differences. The 20 ms target lies between
-the fastest architecture (every removable layer skipped: ~12 ms) and most random ones (18-32
-ms, median 23 ms).
+at 32x32 they spread 23%, as much as the layers' own differences. The 20 ms target was set on
+a CPU where it lay between the fastest architecture (every removable layer skipped: ~12 ms)
+and most random ones (18-32 ms, median 23 ms). Latency is the CPU's: on another 2-core Xeon
+(2026-12-01) the same random architectures measured 55-109 ms (median 81), every one above the
+target, so the hinge acts there as a plain latency penalty. Set --config.latency.target_ms
+from the surrogate's measurements on your CPU (latency_measurements.json) to search for a
+budget.
 
 Expected: about 30 minutes on a 2-core CPU (bench/README.md): timing the 200 architectures of
 the surrogate ~10 min (~2.8 s each: a new network built, traced and timed in the measuring

@@ -518,8 +518,9 @@ class ProxylessSupernet(keras.layers.Layer):
     `zero_init_residual` is not ProxylessNAS's (its batch-norm scales start at one) and is off
     by default. A short search may want it: a supernet trained on a different path each step
     sees every residual layer's candidates change under it. Started as the identity, the
-    residual layers join in as they learn; a width-0.25 supernet on digits then learned about
-    half as fast again (configs/search/proxyless_digits.py has the figures).
+    residual layers join in as they learn: a width-0.25 supernet on digits reached 0.28 train
+    accuracy after 600 steps, against 0.19 with the scales at one
+    (configs/search/proxyless_digits.py).
 
     Args:
       num_classes: classifier outputs.

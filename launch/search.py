@@ -10,7 +10,7 @@ checkpoints/ and tensorboard/ into the workdir.
 from absl import app, flags
 
 from launch import common
-from unas_tf import loop, runs
+from unas_tf import loop, runs, runtime
 from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
@@ -27,6 +27,8 @@ def main(argv):
     with common.stop_on_signals(common.resumes_from(workdir)):
         with common.one_line_errors(runs.Diverged):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
+            if not search_space_base.of_config(config).measures_latency:
+                runtime.spread_ops_over_cores()  # latency is measured with TF's own threading
             genotype = loop.run_search(config, workdir)
     print(f"Searched architecture written to {workdir}/genotype.json")
     print("\n".join(search_space_base.get(genotype.space).describe(genotype)))

@@ -196,7 +196,7 @@ def _search(run):
     )
     space = search_space_base.of_config(config)
     if not space.measures_latency:  # else latency may be measured in this process
-        runtime.skip_idle_graph_passes()
+        runtime.lighten_graph_optimisation()
     run.save_config()
     latency = None
     if space.measures_latency:

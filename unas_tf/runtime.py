@@ -48,18 +48,67 @@ def import_tensorflow_quietly():
     return tf
 
 
-def skip_idle_graph_passes():
-    """Turns off grappler's layout optimiser and remapper for the rest of a CPU-only process.
+def lighten_graph_optimisation():
+    """Turns off grappler passes that cost a CPU search step's first call more than they give.
 
-    On a CPU search step's training graph they rewrite nothing (NHWC already is the CPU layout;
-    the remapper fuses inference and GPU patterns) yet take a sizeable part of the time
-    TensorFlow spends optimising the step before its first run (bench/search_step.py; figures in
-    bench/README.md). With a GPU they stay on:
-    there they convert layouts and fuse. Not for processes that measure latency: the
-    remapper's fusions are part of what a latency measurement measures.
+    For the rest of a CPU-only process (with a GPU nothing changes: there the layout optimiser
+    converts layouts, the remapper fuses and the memory optimiser swaps to host memory):
+    - the layout optimiser and the remapper: NHWC already is the CPU layout, and the remapper
+      fuses inference and GPU patterns, not a training step's;
+    - the memory optimiser: on a CPU it only reschedules gradient sums to save host memory,
+      and its cost model is the slowest pass on a search step's graph;
+    - the second round of grappler's optimisers, the MLIR (TFG) passes, constant folding and
+      the loop optimiser: they change next to nothing in the step's graph after the first
+      round's pruning, deduplication and arithmetic and dependency passes.
+    Together they halve the time TensorFlow spends optimising a search step before its first
+    run, with no slower steps (bench/search_step.py; figures in bench/README.md).
+
+    Only the first two are among `tf.config.optimizer`'s options; the rest are set in the
+    eager context's `ConfigProto` (a private attribute in TensorFlow 2.21; if a later version
+    drops it, those passes stay on and only speed is lost). Not for processes that measure
+    latency: the remapper's fusions are part of what a latency measurement measures.
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+    from tensorflow.python.eager import context
+
+    if tf.config.list_physical_devices("GPU"):
+        return
+    eager = context.context()
+    if hasattr(eager, "_config"):
+        config = config_pb2.ConfigProto()
+        if eager._config is not None:
+            config.CopyFrom(eager._config)
+        rewrite = config.graph_options.rewrite_options
+        rewrite.memory_optimization = rewriter_config_pb2.RewriterConfig.NO_MEM_OPT
+        rewrite.meta_optimizer_iterations = rewriter_config_pb2.RewriterConfig.ONE
+        rewrite.disable_tfg_optimizer = True
+        eager._config = config
+    # Also makes the runtime rebuild its function-call options from the context's config.
+    tf.config.optimizer.set_experimental_options(
+        {
+            "layout_optimizer": False,
+            "remapping": False,
+            "constant_folding": False,
+            "loop_optimization": False,
+        }
+    )
+
+
+def spread_ops_over_cores():
+    """One thread per op and as many ops at once as the process has cores, in a CPU-only process.
+
+    A search step is thousands of small independent ops (every candidate op of every node, in
+    several forward passes): running them side by side on one thread each beats splitting each
+    op over the cores, which TensorFlow does by default (figures in bench/README.md). With a GPU
+    nothing changes.
+
+    Raises:
+      RuntimeError: TensorFlow's runtime has started, and its thread pools cannot change.
     """
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         return
-    tf.config.optimizer.set_experimental_options({"layout_optimizer": False, "remapping": False})
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(len(os.sched_getaffinity(0)))

@@ -143,8 +143,9 @@ def _peak_memory_mb():
 
 def main(argv):
     del argv
-    runtime.spread_ops_over_cores()  # as the DARTS search does
-    runtime.lighten_graph_optimisation()  # as the DARTS search does
+    # As the DARTS search sets its process up.
+    runtime.spread_ops_over_cores()
+    runtime.lighten_graph_optimisation()
     train, val = _batch(1), _batch(2)
     reports, steps = [], []
     for weight_sample in _WEIGHT_SAMPLE.value:

@@ -63,9 +63,10 @@ def lighten_graph_optimisation():
     Together they halve the time TensorFlow spends optimising a search step before its first
     run, with no slower steps (bench/search_step.py; figures in bench/README.md).
 
-    Only the first two are among `tf.config.optimizer`'s options; the rest are set in the
-    eager context's `ConfigProto` (a private attribute in TensorFlow 2.21; if a later version
-    drops it, those passes stay on and only speed is lost). Not for processes that measure
+    The memory optimiser, the second round and the TFG passes are not among
+    `tf.config.optimizer`'s options: they are set in the eager context's `ConfigProto` (a
+    private attribute in TensorFlow 2.21; if a later version drops it, those passes stay on and
+    only speed is lost). Not for processes that measure
     latency: the remapper's fusions are part of what a latency measurement measures.
     """
     import tensorflow as tf
@@ -111,4 +112,6 @@ def spread_ops_over_cores():
     if tf.config.list_physical_devices("GPU"):
         return
     tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(len(os.sched_getaffinity(0)))
+    # The cores this process may run on; macOS has no affinity, only the machine's count.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    tf.config.threading.set_inter_op_parallelism_threads(cores)

@@ -38,12 +38,11 @@ from unas_tf import runtime  # noqa: E402,I001
 
 runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
 
-import keras  # noqa: E402
 import op_profile  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from unas_tf import distributions, estimators, genotypes, trainer  # noqa: E402
+from unas_tf import adam, distributions, estimators, genotypes, trainer  # noqa: E402
 from unas_tf.search_spaces import darts_supernet  # noqa: E402
 
 NUM_CLASSES = 10
@@ -85,8 +84,8 @@ def _search_step(train, weight_sample):
     distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
     supernet(train["image"][:1], distribution.sample(1, seed=0))
     # The search presets' Adams (App. A.2); their weight decay is the settings' L2 term.
-    weight_optimizer = keras.optimizers.Adam(6e-4)
-    arch_optimizer = keras.optimizers.Adam(2e-3)
+    weight_optimizer = adam.Adam(6e-4)
+    arch_optimizer = adam.Adam(2e-3)
     # As the search loop does: variables created inside the step would make TensorFlow trace
     # it twice.
     weight_optimizer.build(supernet.trainable_weights)
@@ -106,7 +105,7 @@ def _search_step(train, weight_sample):
         ),
         seed=0,
     )
-    return tf.function(lambda train, val: search.train_step(train, val, True))
+    return search.step_function(True)
 
 
 def _run(step, train, val):

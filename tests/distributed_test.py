@@ -154,7 +154,7 @@ def test_two_replicas_take_the_step_one_device_takes_on_their_batches_and_sample
         drawn = [single.weight_step_sample(replica, 1) for replica in range(2)]
         assert any(not np.array_equal(drawn[0][key], drawn[1][key]) for key in drawn[0])
 
-    tf.function(lambda: mirrored.train_step(train, val, True))()
+    mirrored.step_function(True)(train, val)
     _one_device_step(single, train, val, num_replicas=testing.NUM_LOGICAL_CPUS)
 
     for key, logits in single.distribution.logits.items():

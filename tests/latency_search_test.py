@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, estimators, genotypes, trainer
+from unas_tf import adam, distributions, estimators, genotypes, trainer
 from unas_tf.latency import measure, search_term
 from unas_tf.latency import objective as latency_objective
 from unas_tf.search_spaces import base as search_space_base
@@ -189,13 +189,13 @@ def test_the_step_uses_the_architecture_the_loop_measured():
         supernet,
         distribution,
         estimators.create("rebar"),
-        keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-1),
+        adam.Adam(1e-2),
+        adam.Adam(1e-1),
         trainer.SearchSettings(global_batch_size=4, sampling="per_batch"),
         seed=0,
         latency_objective=objective,
     )
-    step = tf.function(lambda a, b, latency: search.train_step(a, b, True, latency))
+    step = search.step_function(True, with_latency=True)
     meter = _FakeMeter()
     config = ml_collections.ConfigDict({"seed": 0, "latency": {"weight": 0.1}})
 

@@ -50,10 +50,7 @@ def _moved(before, variables):
 @pytest.fixture(scope="module")
 def rebar_trainer():
     search = _trainer(estimators.create("rebar"))
-    steps = {
-        flag: tf.function(lambda a, b, flag=flag: search.train_step(a, b, flag))
-        for flag in (True, False)
-    }
+    steps = {flag: search.step_function(flag) for flag in (True, False)}
     return search, steps
 
 
@@ -329,7 +326,7 @@ def test_a_shared_discrete_step_runs_one_forward_trace_and_moves_only_the_select
     unused = [w for layer in others for w in layer.trainable_weights]
     before = _snapshot(unused)
     weights = _snapshot(search.supernet.trainable_weights)
-    metrics = tf.function(lambda a, b: search.train_step(a, b, True))(_batch(1), _batch(2))
+    metrics = search.step_function(True)(_batch(1), _batch(2))
     assert all(np.isfinite(float(value)) for value in metrics.values())
     assert _moved(phi, search.distribution.trainable_variables)
     assert _moved(weights, search.supernet.trainable_weights)

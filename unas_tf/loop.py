@@ -34,6 +34,7 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import (
+    adam,
     data,
     distributions,
     estimators,
@@ -213,14 +214,9 @@ def _search(run):
     ops = space.ops(config)
     run.restore(_checkpoint(search_trainer, iterators, latency))
 
-    steps = {
-        flag: tf.function(lambda train, val, flag=flag: search_trainer.train_step(train, val, flag))
-        for flag in (False, True)
-    }
-    latency_step = tf.function(
-        lambda train, val, inputs: search_trainer.train_step(train, val, True, inputs)
-    )
-    evaluate = tf.function(search_trainer.evaluate_step)
+    steps = {flag: search_trainer.step_function(flag) for flag in (False, True)}
+    latency_step = search_trainer.step_function(True, with_latency=True)
+    evaluate = tf.function(search_trainer.evaluate_step, autograph=False)
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
         genotypes.save(_current_genotype(search_trainer, space, ops), genotype_path)
@@ -304,9 +300,10 @@ def _build_trainer(config, space, strategy, search, latency, schedule):
     )
     objective = latency.build_objective() if latency is not None else None
     estimator = estimators.create_for_search(config.estimator, config.temperature)
-    # Weight decay is L2 in the gradient, added by the trainer (see unas_tf/trainer.py).
-    weight_optimizer = keras.optimizers.Adam(weight_schedule)
-    arch_optimizer = keras.optimizers.Adam(arch_schedule)
+    # PyTorch's Adam, as the released code's; weight decay is L2 in the gradient, added by
+    # the trainer (see unas_tf/trainer.py).
+    weight_optimizer = adam.Adam(weight_schedule)
+    arch_optimizer = adam.Adam(arch_schedule)
     first = next(iter(search.val))
     supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
     weight_optimizer.build(supernet.trainable_weights)

@@ -189,8 +189,9 @@ def _stop(process, signum, log):
 @pytest.mark.slow
 def test_one_run_per_workdir_and_signals_stop_a_run_saying_where_it_resumes(tmp_path):
     workdir, log = tmp_path / "run", tmp_path / "run.log"
-    # Started from another directory with the default preset, as a user might.
-    command = _command(workdir, "--config.steps_per_epoch=4")
+    # Started from another directory, as a user might; long enough to be running still when
+    # the second one starts, however fast the machine.
+    command = _command(workdir, "--config.steps_per_epoch=4", "--config.epochs=1000")
     process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log.open("w")
     )
@@ -221,7 +222,8 @@ def test_one_run_per_workdir_and_signals_stop_a_run_saying_where_it_resumes(tmp_
         while "Resumed" not in log.read_text():
             assert process.poll() is None, log.read_text()
             time.sleep(0.05)
-        time.sleep(5)
+        # The tiny step takes about 5 s to build and compile after "Resumed" on a 2-core CPU.
+        time.sleep(2)
         seconds, last_line = _stop(process, signal.SIGTERM, log)
     finally:
         process.kill()

@@ -17,8 +17,9 @@ by op type and how many cores the ops kept busy (bench/op_profile.py). Given sev
 --weight_sample,
 it builds one search per value and alternates their steady steps, so that the load of a
 shared host weighs on each alike; one line each, `first_step_s` on the first only.
-Reference: a PyTorch implementation of this step with the paper's supernet takes 2.6 s per
-step on a 2-core CPU at the default size; targets there: steady <= 1.0 s, first step <= 60 s.
+Targets on a 2-core CPU at the default size: a steady step at least 2.5x faster than a PyTorch
+implementation of this step with the paper's released supernet, timed in the same session on
+the same CPU, and a first step <= 60 s (bench/README.md has the pairs measured).
 """
 
 import time

@@ -52,7 +52,7 @@ class Adam(keras.optimizers.Adam):
             self._step_constants = None
 
     def _constants(self, learning_rate, dtype):
-        """This update's ResourceApplyAdam scalars but the variable's own, in `dtype`."""
+        """The scalar arguments of this update's ResourceApplyAdam ops, in `dtype`."""
         if dtype not in self._step_constants:
             step = tf.cast(self.iterations + 1, dtype)
             beta_1 = tf.cast(self.beta_1, dtype)

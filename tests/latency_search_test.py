@@ -195,7 +195,7 @@ def test_the_step_uses_the_architecture_the_loop_measured():
         seed=0,
         latency_objective=objective,
     )
-    step = search.step_function(True, with_latency=True)
+    step = search.step_function(True)
     meter = _FakeMeter()
     config = ml_collections.ConfigDict({"seed": 0, "latency": {"weight": 0.1}})
 

@@ -215,7 +215,6 @@ def _search(run):
     run.restore(_checkpoint(search_trainer, iterators, latency))
 
     steps = {flag: search_trainer.step_function(flag) for flag in (False, True)}
-    latency_step = search_trainer.step_function(True, with_latency=True)
     evaluate = tf.function(search_trainer.evaluate_step, autograph=False)
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
@@ -233,7 +232,7 @@ def _search(run):
             inputs, measured = latency.step_inputs(
                 search_trainer, step, schedule.search_start, schedule.search
             )
-            return {**latency_step(train, val, inputs), **measured}
+            return {**steps[True](train, val, inputs), **measured}
         return steps[searching(epoch)](train, val)
 
     def describe(values, epoch):

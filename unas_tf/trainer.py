@@ -408,23 +408,17 @@ class SearchTrainer(tf.Module):
         metrics["train_accuracy"] = objectives.accuracy(train["label"], logits_out)
         return metrics
 
-    def step_function(self, update_architecture, with_latency=False):
+    def step_function(self, update_architecture):
         """`train_step` for one value of `update_architecture`, as a `tf.function`.
 
-        The function takes (train, val), and the latency term as a third argument when
-        `with_latency`. It is traced without AutoGraph: the step's branches and loops run over
-        Python values, so converting its code would only lengthen the trace (by about a
-        quarter at the bench size; bench/README.md).
+        The function takes (train, val), and the step's latency term as a third argument in a
+        latency-aware search (see `train_step`). It is traced without AutoGraph: the step's
+        branches and loops run over Python values, so converting its code would only lengthen
+        the trace (by about a quarter at the bench size; bench/README.md).
         """
-        if with_latency:
-            return tf.function(
-                lambda train, val, latency: self.train_step(
-                    train, val, update_architecture, latency
-                ),
-                autograph=False,
-            )
         return tf.function(
-            lambda train, val: self.train_step(train, val, update_architecture), autograph=False
+            lambda train, val, *latency: self.train_step(train, val, update_architecture, *latency),
+            autograph=False,
         )
 
     def evaluate_step(self, batch):

@@ -154,17 +154,24 @@ def stop_on_signals(after_stop):
     os.set_blocking(write_end, False)
     finished = threading.Event()
 
-    def message(signum):
+    def stop(signum):
+        """Prints why the run stopped and where a rerun resumes, then ends the process at once.
+
+        No interpreter teardown: with a run's traced functions and tf.data iterators alive (an
+        exception's traceback keeps them so) it took tens of seconds.
+        """
         name = signal.Signals(signum).name
-        return f"{pathlib.Path(sys.argv[0]).stem}: stopped by {name}; {after_stop()}"
+        stem = pathlib.Path(sys.argv[0]).stem
+        sys.stderr.write(f"{stem}: stopped by {name}; {after_stop()}\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
 
     def watch():
         with os.fdopen(read_end, "rb", buffering=0) as wakeups:
             while byte := wakeups.read(1):
                 if byte[0] in (signal.SIGINT, signal.SIGTERM) and not finished.wait(STOP_GRACE_S):
-                    sys.stderr.write(message(byte[0]) + "\n")
-                    sys.stderr.flush()
-                    os._exit(128 + byte[0])
+                    stop(byte[0])
 
     def interrupt(signum, frame):
         del frame
@@ -179,13 +186,7 @@ def stop_on_signals(after_stop):
         yield
     except Interrupted as interrupted:
         finished.set()
-        print(message(interrupted.signum), file=sys.stderr)
-        # Ends at once, as the watcher does, now that the block's own clean-up has run: the
-        # exception's traceback keeps the run's traced functions and tf.data iterators alive,
-        # and the interpreter's teardown of them took tens of seconds.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(128 + interrupted.signum)
+        stop(interrupted.signum)  # the block's own clean-up has run
     finally:
         finished.set()
         for signum, handler in previous.items():

@@ -6,7 +6,6 @@ Ctrl-C and SIGTERM stop a run within a few seconds wherever it is, saying where 
 """
 
 import contextlib
-import importlib.util
 import os
 import pathlib
 import runpy
@@ -14,7 +13,7 @@ import signal
 import sys
 import threading
 
-from absl import logging
+from absl import flags
 from ml_collections import config_flags
 
 from unas_tf import runtime
@@ -22,9 +21,8 @@ from unas_tf import runtime
 # Every launcher imports this module before any module that imports TensorFlow.
 runtime.import_tensorflow_quietly()
 
-from unas_tf import checkpoints  # noqa: E402
+from unas_tf import checkpoints, progress  # noqa: E402
 
-_TENSORFLOW_DIR = importlib.util.find_spec("tensorflow").submodule_search_locations[0]
 # configs/ is installed beside launch/, so presets are found from any working directory.
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # How long a signalled run may take to stop by itself (an exception raised in Python) before it
@@ -74,14 +72,14 @@ def config_arguments(default):
     return arguments
 
 
-def _check_config_file(value):
-    """Exits with one line unless --config=VALUE ("path" or "path:argument") loads."""
+def _load_preset(value):
+    """The ConfigDict of --config=VALUE ("path" or "path:argument"); exits with one line if none."""
     path, _, argument = value.partition(":")
     if not os.path.isfile(path):
         _exit(f"--config={value}: no such file")
     try:
         preset = runpy.run_path(path)
-        preset["get_config"](*([argument] if argument else []))
+        return preset["get_config"](*([argument] if argument else []))
     except SyntaxError as error:
         _exit(f"--config={value}: line {error.lineno}: {error.msg}")
     except KeyError:
@@ -90,11 +88,23 @@ def _check_config_file(value):
         _exit(f"--config={value}: {type(error).__name__}: {error}")
 
 
+def _keys_summary(config, prefix=""):
+    """ "KEY=VALUE" of every leaf key of a preset, nested keys dotted, for --help."""
+    items = []
+    for key, value in sorted(config.items()):
+        if hasattr(value, "items"):
+            items.extend(_keys_summary(value, f"{prefix}{key}."))
+        else:
+            items.append(f"{prefix}{key}={value!r}")
+    return items
+
+
 def define_config_file(default, help_string):
     """Defines --config (a preset file) whose --config.KEY=VALUE overrides are checked at once.
 
     A missing, unparsable or failing preset file, and a KEY the preset lacks, are one-line errors
-    with exit status 1 (ml_collections would raise them deep inside flag parsing).
+    with exit status 1 (ml_collections would raise them deep inside flag parsing). The flag is
+    listed by the launcher's --help with every key of the preset and its value.
 
     Args:
       default: the default preset, relative to the package root (e.g. "configs/search/x.py").
@@ -104,10 +114,11 @@ def define_config_file(default, help_string):
       The flag holder; `load_config(holder)` gives the resolved ConfigDict.
     """
     value = _config_argument()
-    if value is not None:
-        _check_config_file(value)
+    preset = _load_preset(value or str(PACKAGE_ROOT / default))
+    shown = value or default
+    help_string += f" Keys of {shown}: " + ", ".join(_keys_summary(preset)) + "."
     try:
-        return config_flags.DEFINE_config_file("config", str(PACKAGE_ROOT / default), help_string)
+        holder = config_flags.DEFINE_config_file("config", str(PACKAGE_ROOT / default), help_string)
     except (AttributeError, KeyError) as error:
         # The key arrives quoted, and sometimes wrapped in a KeyError inside an AttributeError.
         while error.args and isinstance(error.args[0], BaseException):
@@ -116,6 +127,9 @@ def define_config_file(default, help_string):
         overrides = [arg for arg in sys.argv[1:] if arg.startswith("--config.")]
         named = f"'{key}'" if " " not in key else f"({key})"
         _exit(f"unknown config key {named} in {' '.join(overrides)}")
+    # --help lists the key flags of the launcher's own module: make --config one of them.
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["config"])
+    return holder
 
 
 def load_config(holder):
@@ -217,13 +231,5 @@ def one_line_errors(*errors):
 
 
 def show_progress_lines():
-    """Shows INFO logging (the launchers' progress lines) without TensorFlow's own INFO lines.
-
-    TensorFlow logs through absl too (e.g. a line per checkpoint save); those are dropped unless
-    TF_CPP_MIN_LOG_LEVEL=0 asks for TensorFlow's logging.
-    """
-    logging.set_verbosity(logging.INFO)
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
-        logging.get_absl_handler().addFilter(
-            lambda record: not record.pathname.startswith(_TENSORFLOW_DIR)
-        )
+    """Shows the progress lines (absl INFO) for the rest of the process (`progress.show_lines`)."""
+    progress.show_lines()

@@ -13,6 +13,10 @@ logger levels, no redirected file descriptors; TensorFlow itself is imported by 
 that needs it. Launchers, tests and benchmarks hide TensorFlow's start-up notices themselves
 (`runtime.import_tensorflow_quietly`).
 
+`search`, `retrain` and `export` print the launchers' progress lines on standard error while
+they run; `show_progress=False`, or an absl verbosity of the caller's own (e.g.
+`absl.logging.set_verbosity(absl.logging.WARNING)`), silences them.
+
 `search`, `retrain` and `export` are what the launchers `launch.search`, `launch.train` and
 `launch.export` call. No submodule shares a name with them: importing `unas_tf.NAME` sets the
 package attribute NAME to the submodule, replacing a function of that name. Hence the module
@@ -27,7 +31,7 @@ def _module(name):
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def search(config, workdir):
+def search(config, workdir, show_progress=True):
     """Runs (or resumes) a UNAS search; returns the final genotype (`loop.run_search`).
 
     Args:
@@ -35,14 +39,16 @@ def search(config, workdir):
         overridden.
       workdir: directory of the run's outputs (genotype.json, config.json, checkpoints/,
         tensorboard/); created if missing. Calling again with the same workdir resumes.
+      show_progress: print progress lines on standard error (`progress.shown_during`).
 
     Returns:
       The argmax genotype at the end of the search.
     """
-    return _module("loop").run_search(config, workdir)
+    with _module("progress").shown_during(show_progress):
+        return _module("loop").run_search(config, workdir)
 
 
-def retrain(config, workdir):
+def retrain(config, workdir, show_progress=True):
     """Retrains an evaluation network from scratch; returns its metrics (`retraining.run_training`).
 
     Args:
@@ -50,25 +56,29 @@ def retrain(config, workdir):
         is a published name, a genotype.json path or "random:SEED".
       workdir: directory of the run's outputs (metrics.json, checkpoints/, tensorboard/);
         created if missing. Calling again with the same workdir resumes.
+      show_progress: print progress lines on standard error (`progress.shown_during`).
 
     Returns:
       The metrics.json dict (test top-1 / top-5, params, multiply-adds).
     """
-    return _module("retraining").run_training(config, workdir)
+    with _module("progress").shown_during(show_progress):
+        return _module("retraining").run_training(config, workdir)
 
 
-def export(workdir, output, tflite=False):
+def export(workdir, output, tflite=False, show_progress=True):
     """Exports a retrained network as a SavedModel (`export_lib.export_from_workdir`).
 
     Args:
       workdir: the workdir of a finished (or stopped) `retrain`.
       output: the export directory: new, empty, or a previous export, which is replaced.
       tflite: also write model.tflite.
+      show_progress: print progress lines on standard error (`progress.shown_during`).
 
     Returns:
       The export directory.
     """
-    return _module("export_lib").export_from_workdir(workdir, output, tflite=tflite)
+    with _module("progress").shown_during(show_progress):
+        return _module("export_lib").export_from_workdir(workdir, output, tflite=tflite)
 
 
 def load_genotype(name_or_path):

@@ -4,7 +4,8 @@
 creates the `tf.distribute` strategy (before any other TensorFlow work: several workers
 configure collectives at start-up), seeds the process and opens the summary writer. The `Run`
 it yields restores the newest good checkpoint and drives the steps (`Run.loop`): progress lines
-with rate and ETA, TensorBoard scalars, the guard against non-finite losses, and each epoch's
+with the steady rate and ETA (`progress.StepClock`), a line before each graph build, TensorBoard
+scalars, the guard against non-finite losses, and each epoch's
 work followed by a checkpoint. A search and a retraining run supply their step, their summaries
 and their epoch work.
 """
@@ -12,13 +13,12 @@ and their epoch work.
 import contextlib
 import math
 import os
-import time
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import checkpoints, run_directory, strategies
+from unas_tf import checkpoints, progress, run_directory, strategies
 
 SUMMARY_DIR = "tensorboard"
 
@@ -117,6 +117,7 @@ class Run:
         describe,
         summarize,
         end_epoch=lambda step, epoch: None,
+        phase=lambda epoch: "step",
     ):
         """Runs steps until `step_variable` reaches `stop`, logging, guarding and saving.
 
@@ -135,15 +136,25 @@ class Run:
           summarize: (values, epoch) -> None, writes the step's TensorBoard scalars (under the
             writer).
           end_epoch: (step, epoch) -> None, the epoch's work before its checkpoint.
+          phase: epoch -> str, the traced step function an epoch's steps call ("warm-up step",
+            "search step"); its first step in this process builds its graph, which a line
+            announces and the rate leaves out.
 
         Raises:
           Diverged: a logged metric is not finite; nothing is saved after the last checkpoint.
         """
-        start_step, start_time = int(step_variable.numpy()), time.perf_counter()
+        clock = progress.StepClock()
         epochs = math.ceil(total / steps_per_epoch)
         while (step := int(step_variable.numpy())) < stop:
             epoch = step // steps_per_epoch
+            if clock.step_started(phase(epoch)):
+                logging.info(
+                    "step %d: building the %s's graph (tens of seconds to minutes on a 2-core CPU)",
+                    step + 1,
+                    phase(epoch),
+                )
             metrics = run_step(step, epoch)
+            clock.step_ended()
             step += 1
             epoch_done = step % steps_per_epoch == 0 or step == stop
             if step % self.config.log_every == 0 or epoch_done:
@@ -154,19 +165,21 @@ class Run:
                         f"step {step}: a loss is not finite ({values}); stopped without "
                         f"saving, the last good checkpoint is kept ({kept})"
                     )
-                rate = (step - start_step) / (time.perf_counter() - start_time)
+                rate = clock.rate()
                 logging.info(
-                    "step %d/%d epoch %d/%d%s | %.2f steps/s, ETA %.0f s",
+                    "step %d/%d epoch %d/%d%s | %s steps/s, ETA %s",
                     step,
                     total,
                     epoch + 1,
                     epochs,
                     describe(values, epoch),
-                    rate,
-                    (total - step) / rate,
+                    "--" if rate is None else f"{rate:.2f}",
+                    progress.format_duration(clock.eta(total - step)),
                 )
                 with self.writer.as_default(step=step):
                     summarize(values, epoch)
             if epoch_done:
+                clock.epoch_work_started()
                 end_epoch(step, epoch)
                 self.manager.save(checkpoint_number=step)
+                clock.epoch_work_ended()

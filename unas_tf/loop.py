@@ -268,6 +268,7 @@ def _search(run):
         describe=describe,
         summarize=lambda values, epoch: _write_step_summaries(search_trainer, values),
         end_epoch=end_epoch,
+        phase=lambda epoch: "search step" if searching(epoch) else "warm-up step",
     )
     final = _current_genotype(search_trainer, space, ops)
     if chief:

@@ -422,6 +422,7 @@ def _train(run, max_steps):
         run_step=run_step,
         describe=describe,
         summarize=summarize,
+        phase=lambda epoch: "training step",
     )
     if int(trainer.step.numpy()) < total_steps:
         logging.info(

@@ -1,4 +1,4 @@
-"""Studies without TensorFlow: grid, names, validation, records, statistics, results."""
+"""Studies without TensorFlow: grid, names, validation, GPUs, records, statistics, results."""
 
 import json
 import math
@@ -9,7 +9,7 @@ import pytest
 from unas_tf import statistics, study
 
 
-def _config(grids=None, seeds=(0, 1), parallel=1):
+def _config(grids=None, seeds=(0, 1), parallel=1, gpus_per_trial=1):
     """A study over a stand-in search config (only its keys and types matter here)."""
     search = ml_collections.ConfigDict(
         dict(estimator="rebar", objective="gen", gap_weight=0.5, epochs=8, seed=0)
@@ -21,7 +21,14 @@ def _config(grids=None, seeds=(0, 1), parallel=1):
             "val": {"estimator": ("rebar",), "objective": ("val",)},
         }
     return ml_collections.ConfigDict(
-        dict(search=search, eval=evaluation, grids=grids, seeds=seeds, parallel=parallel)
+        dict(
+            search=search,
+            eval=evaluation,
+            grids=grids,
+            seeds=seeds,
+            parallel=parallel,
+            gpus_per_trial=gpus_per_trial,
+        )
     )
 
 
@@ -131,6 +138,14 @@ def test_the_random_baseline_searches_nothing_and_retrains_its_seeds_random_cell
         (lambda c: c.__setattr__("seeds", (1, 1)), "config.seeds: expected distinct seeds"),
         (lambda c: c.__setattr__("parallel", 0), "config.parallel: expected an integer >= 1"),
         (
+            lambda c: c.__setattr__("gpus_per_trial", 0),
+            "config.gpus_per_trial: expected an integer >= 1, got 0",
+        ),
+        (
+            lambda c: c.__setattr__("gpus_per_trial", True),
+            "config.gpus_per_trial: expected an integer >= 1, got True",
+        ),
+        (
             lambda c: c.grids.val.__setattr__("estimator", ("rebar", "random")),
             "config.grids: the random baseline (estimator=random) is in 2 grid points",
         ),
@@ -160,6 +175,45 @@ def test_find_trial_names_an_unknown_trial():
         study.find_trial(config, "nope")
 
 
+# --- the GPUs of running trials ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cuda_visible_devices", "count", "gpus"),
+    [
+        (None, 0, []),  # no GPUs
+        (None, 3, ["0", "1", "2"]),
+        ("", 0, []),  # every GPU hidden
+        ("4, 6,7", 3, ["4", "6", "7"]),  # the child gets the parent's ids, not 0, 1, 2
+        ("5,9,-1,2", 2, ["5", "9"]),  # CUDA stops at the first invalid entry
+        ("GPU-8f2a,GPU-77c1", 2, ["GPU-8f2a", "GPU-77c1"]),
+    ],
+)
+def test_visible_gpus_are_named_by_the_parents_ids(cuda_visible_devices, count, gpus):
+    assert study.visible_gpus(cuda_visible_devices, count) == gpus
+
+
+def test_each_running_trial_gets_its_own_gpus_in_turn():
+    gpus = ["0", "1", "2", "3"]
+    assert study.gpu_slots(gpus, 4, 1) == [("0",), ("1",), ("2",), ("3",)]
+    assert study.gpu_slots(gpus, 2, 2) == [("0", "1"), ("2", "3")]
+    assert study.gpu_slots(gpus, 1, 2) == [("0", "1")]  # GPUs to spare stay idle
+    parents = study.visible_gpus("4,5,6,7", 4)
+    assert study.gpu_slots(parents, 2, 2) == [("4", "5"), ("6", "7")]
+
+
+def test_too_few_gpus_run_fewer_trials_at_once_never_two_on_one_gpu():
+    assert study.gpu_slots(["0", "1", "2"], 4, 1) == [("0",), ("1",), ("2",)]
+    assert study.gpu_slots(["0", "1", "2"], 2, 2) == [("0", "1")]
+    with pytest.raises(ValueError) as raised:
+        study.gpu_slots(["3"], 2, 2)
+    assert str(raised.value) == "config.gpus_per_trial=2: only 1 GPU(s) visible (3); lower it"
+
+
+def test_without_gpus_every_slot_leaves_the_environment_alone():
+    assert study.gpu_slots([], 3, 2) == [None, None, None]
+
+
 # --- the study directory ----------------------------------------------------------------------
 
 
@@ -168,8 +222,8 @@ def test_a_directory_of_another_study_is_refused_naming_what_differs(tmp_path):
     study.refuse_another_study(config, tmp_path / "new")  # nothing there: fine
     study.save_study(config, tmp_path)
     saved = (tmp_path / "study.json").read_text()
-    assert "parallel" not in json.loads(saved)["config"]
-    config.parallel = 4  # how it runs is not what it is
+    assert not {"parallel", "gpus_per_trial"} & set(json.loads(saved)["config"])
+    config.parallel, config.gpus_per_trial = 4, 2  # how it runs is not what it is
     study.refuse_another_study(config, tmp_path)
     config.search.epochs = 2
     config.seeds = (0, 1, 2)

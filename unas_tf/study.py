@@ -10,18 +10,22 @@ mean, standard deviation and best test error. A study config (configs/study/*.py
             product is a set of grid points, and the study's points are their union, in order
   seeds     every grid point runs once per seed (the seed of its search and its retraining)
   parallel  how many trials `launch.study` runs at once (not part of the study's identity)
+  gpus_per_trial
+            how many GPUs each of those trials gets to itself (`gpu_slots`; not part of the
+            study's identity either); ignored on a machine without GPUs
 
 A grid point whose `estimator` is "random" is the paper's random baseline: its trials search
 nothing and retrain the uniformly random cell `random:SEED` (the estimator of that name leaves
 phi at zero, whose argmax is one fixed cell, so a search with it would measure nothing). Its
 trials do not depend on search keys, so one grid point at most may name it.
 
-This module is pure Python (no TensorFlow): the grid, trial names and directories, trial records
-and the results (`aggregate`, `render_markdown`). `unas_tf.study_trial` runs one trial and
-`launch/study.py` runs the trials as processes. A study directory holds
+This module is pure Python (no TensorFlow): the grid, trial names and directories, trial records,
+how running trials share the GPUs (`visible_gpus`, `gpu_slots`) and the results (`aggregate`,
+`render_markdown`). `unas_tf.study_trial` runs one trial and `launch/study.py` runs the trials
+as processes. A study directory holds
 
-  study.json        the study config (without `parallel`); a directory whose study.json differs
-                    is refused before anything is written
+  study.json        the study config (without `parallel` and `gpus_per_trial`); a directory
+                    whose study.json differs is refused before anything is written
   trials/NAME/      one trial: trial.json (its record), search/ (an ordinary search workdir),
                     train/ (an ordinary retraining workdir), log.txt (its process's output) and
                     the TensorBoard HParams session of its keys and metrics
@@ -46,8 +50,8 @@ RESULTS_MD = "results.md"
 RANDOM = "random"  # the `estimator` value of the random-cell baseline
 FORMAT_VERSION = 1
 # Study config keys that say how to run the study, not what it is.
-_RUN_KEYS = ("parallel",)
-_REQUIRED = ("search", "eval", "grids", "seeds", "parallel")
+_RUN_KEYS = ("parallel", "gpus_per_trial")
+_REQUIRED = ("search", "eval", "grids", "seeds", "parallel", "gpus_per_trial")
 _MAX_NAME_BYTES = 255  # a directory name's limit on common file systems
 # A trial record's status; a trial with no record is "pending", one whose record has neither
 # final status (it stopped, or is running) is "unfinished".
@@ -113,8 +117,8 @@ def validate(config):
     Raises:
       ValueError: a missing key, an empty grid, seeds or axis, an axis that is no search key
         (or is `seed`, which `seeds` sets), a value its search key cannot take, the random
-        baseline in several grid points, a `parallel` below 1, or a trial name unfit for a
-        directory.
+        baseline in several grid points, a `parallel` or `gpus_per_trial` below 1, or a trial
+        name unfit for a directory.
     """
     missing = [key for key in _REQUIRED if key not in config]
     if missing:
@@ -124,8 +128,10 @@ def validate(config):
         raise ValueError(f"config.seeds: expected a non-empty tuple of integers, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"config.seeds: expected distinct seeds, got {seeds!r}")
-    if not isinstance(config.parallel, int) or config.parallel < 1:
-        raise ValueError(f"config.parallel: expected an integer >= 1, got {config.parallel!r}")
+    for key in ("parallel", "gpus_per_trial"):
+        value = config[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"config.{key}: expected an integer >= 1, got {value!r}")
     items = _grid_items(config)
     if not items:
         raise ValueError("config.grids: expected at least one grid, got none")
@@ -239,6 +245,65 @@ def trial_keys(config, trial):
         key: point[key] if key in point else (search[key] if search is not None else None)
         for key in grid_keys(config)
     }
+
+
+# --- the GPUs of running trials ---------------------------------------------------------------
+
+
+def visible_gpus(cuda_visible_devices, count):
+    """The ids of a process's GPUs, as its child's CUDA_VISIBLE_DEVICES names them.
+
+    A child's CUDA_VISIBLE_DEVICES selects among the machine's GPUs, not among its parent's, so
+    a parent restricted by CUDA_VISIBLE_DEVICES passes on its own entries (indices or UUIDs).
+    CUDA reads that variable up to its first invalid entry, which is why the first `count`
+    entries are the ones the parent sees.
+
+    Args:
+      cuda_visible_devices: the process's CUDA_VISIBLE_DEVICES, or None if it is not set.
+      count: how many GPUs the process sees.
+
+    Returns:
+      A list of `count` ids (strings): CUDA_VISIBLE_DEVICES's first entries, or "0" ... when
+      it is not set.
+    """
+    if cuda_visible_devices is None:
+        return [str(index) for index in range(count)]
+    return [entry.strip() for entry in cuda_visible_devices.split(",")][:count]
+
+
+def gpu_slots(gpus, parallel, gpus_per_trial):
+    """The GPUs of each trial that runs at once, so that no two running trials share one.
+
+    Slot i holds the i-th block of `gpus_per_trial` consecutive GPUs (neighbouring GPUs are the
+    ones most often linked directly, which a trial on several uses); a trial takes a free slot
+    and frees it when it ends, so the next trial reuses its GPUs. When there are too few GPUs
+    for `parallel` slots, fewer trials run at once rather than share a GPU: each trial's
+    TensorFlow takes nearly all of its GPUs' memory, so a second one on a GPU would fail.
+
+    Args:
+      gpus: the ids of the GPUs the trials may use (`visible_gpus`); empty without GPUs.
+      parallel: how many trials the study config asks to run at once.
+      gpus_per_trial: how many GPUs each trial gets.
+
+    Returns:
+      One entry per trial that may run at once: a tuple of GPU ids for its CUDA_VISIBLE_DEVICES,
+      or None without GPUs (the trials see what the study's process sees, and `parallel` of
+      them run at once). With GPUs, min(parallel, len(gpus) // gpus_per_trial) entries.
+
+    Raises:
+      ValueError: a trial needs more GPUs than there are.
+    """
+    if not gpus:
+        return [None] * parallel
+    if gpus_per_trial > len(gpus):
+        raise ValueError(
+            f"config.gpus_per_trial={gpus_per_trial}: only {len(gpus)} GPU(s) visible "
+            f"({','.join(gpus)}); lower it"
+        )
+    count = min(parallel, len(gpus) // gpus_per_trial)
+    return [
+        tuple(gpus[slot * gpus_per_trial : (slot + 1) * gpus_per_trial]) for slot in range(count)
+    ]
 
 
 # --- the study directory ----------------------------------------------------------------------

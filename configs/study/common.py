@@ -3,7 +3,7 @@
 import ml_collections
 
 
-def study_config(search, evaluation, grids, seeds=(0, 1, 2, 3), parallel=1):
+def study_config(search, evaluation, grids, seeds=(0, 1, 2, 3), parallel=1, gpus_per_trial=1):
     """Returns a study config; every key can be overridden with --config.KEY=VALUE.
 
     Args:
@@ -14,6 +14,11 @@ def study_config(search, evaluation, grids, seeds=(0, 1, 2, 3), parallel=1):
         of the grids' products (`--config.grids.NAME.KEY="('a', 'b')"`).
       seeds: every grid point runs once per seed; UNAS Table 2 uses 0, 1, 2, 3.
       parallel: trials `launch.study` runs at once, each in its own process.
+      gpus_per_trial: on a machine with GPUs, how many each running trial gets to itself (its
+        CUDA_VISIBLE_DEVICES; several make its strategy a MirroredStrategy over them). With
+        fewer than parallel x gpus_per_trial GPUs, fewer trials run at once (with a warning),
+        never two on one GPU. Without GPUs it changes nothing, and neither with --list, whose
+        commands run on the GPUs the scheduler gives them.
     """
     return ml_collections.ConfigDict(
         dict(
@@ -22,5 +27,6 @@ def study_config(search, evaluation, grids, seeds=(0, 1, 2, 3), parallel=1):
             grids=grids,
             seeds=tuple(seeds),
             parallel=parallel,
+            gpus_per_trial=gpus_per_trial,
         )
     )

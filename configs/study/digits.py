@@ -22,7 +22,8 @@ study (scaled as the default search: 5.6 minutes quiet, 8.8 at that load; bench/
 whole study, run end to end on that machine with the test suite running beside it for 43 of its
 minutes, took 64 minutes (bench/README.md); a quiet run is not yet measured. Longer budgets
 add ~2 s per architecture step and ~0.4 s per retraining step and trial, halved by the two
-processes.
+processes. On a machine with GPUs each running trial gets one to itself (`gpus_per_trial`), so
+with a single GPU the trials run one at a time.
 
 Expected at these budgets: test top-1 0.96 to 0.99 after 3 retraining epochs; architecture
 gradient variance REINFORCE > REBAR > Gumbel-softmax (1.3, 0.7 and 0.1 on seed 0 of L_gen).

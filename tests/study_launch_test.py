@@ -1,12 +1,17 @@
-"""launch.study as a user runs it: errors, --list, --aggregate, skipping, and the smoke study."""
+"""launch.study as a user runs it: errors, --list, --aggregate, skipping, and the smoke study;
+and in this process, with fake trial processes: which GPUs trials get, and the progress lines.
+"""
 
 import json
+import logging
 import os
+import subprocess
 
 import pytest
 import tensorflow as tf
 
 from configs.study import smoke
+from launch import study as launcher
 from tests import testing
 from unas_tf import study
 
@@ -193,3 +198,101 @@ def test_the_smoke_study_runs_end_to_end_and_a_rerun_skips_it(tmp_path):
     assert "2 trials: 2 done already, 0 to run" in again.stderr
     assert {path: path.read_text() for path in tmp_path.rglob("log.txt")} == logs
     assert json.loads((tmp_path / "results.json").read_text()) == results
+
+
+# --- in this process: GPUs and progress lines, with fake trial processes ------------------------
+
+
+def test_progress_lines_count_trials_and_estimate_the_time_left():
+    progress = launcher._Progress(total=6, done=1, parallel=2)  # one done by an earlier run
+    assert progress.trial_failed("a", 5, "ValueError: no (log: a/log.txt)") == (
+        "trial a failed after 0:00:05: ValueError: no (log: a/log.txt); 1 of 6 done, 1 failed, "
+        "ETA --:--"  # no trial done in this run yet; the failure's time says nothing
+    )
+    # 3 left x a mean of 250 s / 2 at a time.
+    assert progress.trial_done("b", 250, 0.91) == (
+        "trial 2 of 6 done (b: test top-1 0.9100, 0:04:10), 1 failed, ETA 0:06:15"
+    )
+    # 2 left x a mean of 300 s / 2 at a time.
+    assert progress.trial_done("c", 350, 0.5) == (
+        "trial 3 of 6 done (c: test top-1 0.5000, 0:05:50), 1 failed, ETA 0:05:00"
+    )
+    # 1 left x a mean of 1500 s: it runs alone.
+    assert progress.trial_done("d", 3900, 0.5) == (
+        "trial 4 of 6 done (d: test top-1 0.5000, 1:05:00), 1 failed, ETA 0:25:00"
+    )
+    assert (
+        progress.trial_done("e", 60, 0.75)
+        == "trial 5 of 6 done (e: test top-1 0.7500, 0:01:00), 1 failed"
+    )
+
+
+def test_the_launcher_counts_gpus_with_tensorflow_and_names_them_by_cuda_visible_devices(
+    monkeypatch,
+):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: ["gpu"] * 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,2,4")  # the third is invalid, or TF lacks it
+    assert launcher._visible_gpus() == ["6", "2"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert launcher._visible_gpus() == ["0", "1"]
+
+
+class _FakeTrialProcess:
+    """Stands in for a trial's process: it ends after `polls[name]` polls, its trial done."""
+
+    polls = {}
+    started = []  # (trial name, CUDA_VISIBLE_DEVICES or None for the inherited environment)
+
+    def __init__(self, argv, env=None, **kwargs):
+        del kwargs
+        options = dict(argument.removeprefix("--").split("=", 1) for argument in argv[3:])
+        self.name = options["trial"]
+        self.directory = os.path.join(options["workdir"], study.TRIALS_DIR, self.name)
+        self.left = self.polls[self.name]
+        self.returncode = None
+        self.started.append((self.name, None if env is None else env["CUDA_VISIBLE_DEVICES"]))
+
+    def poll(self):
+        self.left -= 1
+        if self.left == 0:
+            study.write_record(self.directory, {"name": self.name, **_done(0.5)})
+            self.returncode = 0
+        return self.returncode
+
+
+@pytest.mark.parametrize(
+    ("gpus", "gpus_per_trial", "at_once", "expected"),
+    [
+        # The second GPU goes to each next trial as the short ones end there; the first is busy.
+        (["3", "5"], 1, 2, ["3", "5", "5", "5"]),
+        (["3", "5", "6", "7"], 2, 2, ["3,5", "6,7", "6,7", "6,7"]),
+        ([], 1, 2, [None] * 4),  # no GPUs: the trials inherit the environment as it is
+        (["3", "5", "6"], 2, 1, ["3,5"] * 4),  # GPUs for one trial at a time, not two
+    ],
+)
+def test_a_gpu_freed_by_an_ended_trial_goes_to_the_next(
+    tmp_path, monkeypatch, caplog, gpus, gpus_per_trial, at_once, expected
+):
+    config = smoke.get_config()
+    config.seeds, config.parallel, config.gpus_per_trial = (0, 1), 2, gpus_per_trial
+    names = [trial.name for trial in study.trials(config)]
+    monkeypatch.setattr(subprocess, "Popen", _FakeTrialProcess)
+    monkeypatch.setattr(launcher, "POLL_S", 0.0)
+    monkeypatch.setattr(_FakeTrialProcess, "polls", dict(zip(names, (6, 1, 1, 1), strict=True)))
+    monkeypatch.setattr(_FakeTrialProcess, "started", [])
+    caplog.set_level(logging.INFO, logger="absl")
+    study.save_study(config, tmp_path)
+
+    launcher._run_trials(config, tmp_path, launcher._gpu_slots(config, gpus))
+
+    assert _FakeTrialProcess.started == list(zip(names, expected, strict=True))
+    messages = [record.getMessage() for record in caplog.records]
+    if at_once < config.parallel:
+        assert messages.pop(0) == (
+            "config.parallel=2 x config.gpus_per_trial=2 needs 4 GPUs, 3 visible: running 1 at "
+            "a time"
+        )
+    assert messages[0].startswith(f"4 trials: 0 done already, 4 to run, {at_once} at a time")
+    assert any(message.startswith("trial 4 of 4 done (") for message in messages)
+    done = study.read_records(config, tmp_path)
+    assert [record["status"] for record in done.values()] == ["done"] * 4

@@ -1,18 +1,18 @@
-"""Pictures of a search for TensorBoard: selector probabilities as heatmaps, the current cells.
+"""Pictures, texts and scalars of runs for TensorBoard, and reading scalars back.
 
-Both are drawn with matplotlib's Agg canvas into PNG bytes and decoded into the [1, H, W, 4]
-tensors `tf.summary.image` takes, so no display and no pyplot state are involved.
+Pictures (selector heatmaps, drawings of architectures) are drawn with matplotlib's Agg canvas
+into PNG bytes and decoded into the [1, H, W, 4] tensors `tf.summary.image` takes, so no display
+and no pyplot state are involved. matplotlib is imported on the first picture, not with the
+library: a retraining run or an export draws nothing. Texts are JSON (the resolved config, the
+genotype) in Markdown code blocks, which TensorBoard's text tab shows verbatim.
 """
 
 import io
 import os
-import struct
 
 import numpy as np
 import tensorflow as tf
-from matplotlib import figure as mpl_figure
-from matplotlib.backends import backend_agg
-from tensorboard.compat.proto import event_pb2
+from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.util import tensor_util
 
 from unas_tf import genotypes
@@ -21,7 +21,22 @@ from unas_tf import genotypes
 _STATE_NAMES = ("c_{k-2}", "c_{k-1}", *(f"node {n}" for n in range(genotypes.NUM_NODES - 1)))
 
 
-def _png_tensor(write_png):
+def figure(figsize):
+    """Returns a matplotlib `Figure` of `figsize` inches on its own Agg canvas.
+
+    The canvas renders without a display and the figure is no pyplot figure: nothing global is
+    created, and nothing needs closing.
+    """
+    from matplotlib import figure as mpl_figure
+    from matplotlib.backends import backend_agg
+
+    fig = mpl_figure.Figure(figsize=figsize)
+    backend_agg.FigureCanvasAgg(fig)
+    return fig
+
+
+def png_image(write_png):
+    """Returns the PNG that `write_png(buffer)` writes as a [1, H, W, 4] uint8 image tensor."""
     buffer = io.BytesIO()
     write_png(buffer)
     return tf.image.decode_png(buffer.getvalue(), channels=4)[None]
@@ -29,7 +44,26 @@ def _png_tensor(write_png):
 
 def cells_image(genotype):
     """Returns the normal and reduction cells of a DARTS genotype as a [1, H, W, 4] image."""
-    return _png_tensor(lambda buffer: genotypes.draw_darts(genotype, buffer))
+    return png_image(lambda buffer: genotypes.draw_darts(genotype, buffer))
+
+
+def draw_heatmap(axes, matrix, rows, columns, title):
+    """Draws probabilities in [0, 1] as coloured cells, each with its value; NaN cells blank.
+
+    Args:
+      axes: the matplotlib axes to draw on.
+      matrix: float array [len(rows), len(columns)]; NaN where there is no choice.
+      rows, columns: labels of the rows and columns.
+      title: the axes' title.
+    """
+    axes.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+    for (i, j), value in np.ndenumerate(matrix):
+        if np.isfinite(value):
+            color = "black" if value > 0.6 else "white"
+            axes.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, size=8)
+    axes.set_title(title)
+    axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right", size=8)
+    axes.set_yticks(range(len(rows)), rows, size=8)
 
 
 def _selector_matrices(probabilities, cell):
@@ -53,8 +87,7 @@ def selector_heatmap(probabilities, op_names):
       op_names: the candidate op names, labelling the op columns.
     """
     rows = [f"node {n} {which}" for n in range(genotypes.NUM_NODES) for which in ("a", "b")]
-    fig = mpl_figure.Figure(figsize=(6 + 1.2 * len(op_names), 8))
-    backend_agg.FigureCanvasAgg(fig)
+    fig = figure((6 + 1.2 * len(op_names), 8))
     axes = fig.subplots(2, 2, width_ratios=[len(op_names), len(_STATE_NAMES)])
     for row_axes, cell in zip(axes, genotypes.DARTS_CELLS, strict=True):
         for ax, matrix, columns, what in zip(
@@ -64,49 +97,49 @@ def selector_heatmap(probabilities, op_names):
             ("ops", "inputs"),
             strict=True,
         ):
-            ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
-            for (i, j), value in np.ndenumerate(matrix):
-                if np.isfinite(value):
-                    color = "black" if value > 0.6 else "white"
-                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, size=8)
-            ax.set_title(f"{cell} cell: {what}")
-            ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", size=8)
-            ax.set_yticks(range(len(rows)), rows, size=8)
+            draw_heatmap(ax, matrix, rows, columns, f"{cell} cell: {what}")
     fig.tight_layout()
-    return _png_tensor(lambda buffer: fig.savefig(buffer, format="png", dpi=72))
+    return png_image(lambda buffer: fig.savefig(buffer, format="png", dpi=72))
 
 
-def _records(path):
-    """The records of a TFRecord file (an events file), read in plain Python.
+def write_json_text(tag, text):
+    """Writes JSON `text` as a TensorBoard text summary, verbatim (call under a writer)."""
+    tf.summary.text(tag, f"```json\n{text.strip()}\n```")
 
-    TensorFlow's readers are a tf.data pipeline or the deprecated tf_record_iterator, which
-    warns; the format is simple: a record is a length (uint64), its CRC, the data and the
-    data's CRC. An incomplete last record (a file still being written) ends the reading.
+
+def write_run_texts(config, genotype):
+    """Writes the resolved config and the genotype as texts "config" and "genotype".
+
+    A run writes them at its start, so that TensorBoard shows what each run was, resumed ones
+    included (they write again at the step they resume from).
     """
-    with open(path, "rb") as file:
-        while len(header := file.read(12)) == 12:
-            (length,) = struct.unpack("<Q", header[:8])
-            data = file.read(length)
-            if len(data) < length or len(file.read(4)) < 4:
-                return
-            yield data
+    write_json_text("config", config.to_json(indent=2))
+    write_json_text("genotype", genotypes.to_json(genotype))
+
+
+def read_events(directory):
+    """Yields the `Event` protos of the events files in `directory`, as TensorBoard reads them.
+
+    Files are read in name order (their names start with the time they were created), by
+    TensorBoard's own loader: records are CRC-checked, and an incomplete last record (a file
+    still being written) ends a file's reading.
+    """
+    if not os.path.isdir(directory):
+        return
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("events."):
+            yield from event_file_loader.EventFileLoader(os.path.join(directory, name)).Load()
 
 
 def logged_scalars(directory, tag):
     """{step: value} of a scalar summary in the events files of `directory`; {} if none.
 
-    Files are read in the order TensorBoard reads them, so a resumed run, which rewrites the
-    steps after its checkpoint, has its newer values kept.
+    A resumed run, which rewrites the steps after its checkpoint into a newer file, has its
+    newer values kept.
     """
     values = {}
-    if not os.path.isdir(directory):
-        return values
-    for name in sorted(os.listdir(directory)):
-        if not name.startswith("events."):
-            continue
-        for data in _records(os.path.join(directory, name)):
-            event = event_pb2.Event.FromString(data)
-            for value in event.summary.value:
-                if value.tag == tag:
-                    values[event.step] = float(tensor_util.make_ndarray(value.tensor))
+    for event in read_events(directory):
+        for value in event.summary.value:
+            if value.tag == tag:
+                values[event.step] = float(tensor_util.make_ndarray(value.tensor))
     return values

@@ -3,10 +3,11 @@ r"""Prints an evaluation network's size: parameters, multiply-adds and per-cell 
     python -m launch.inspect --config=configs/eval/cifar10.py --config.genotype=UNAS_CIFAR10
     python -m launch.inspect --config=configs/eval/imagenet.py --json --draw=cells.png
     python -m launch.inspect --config=configs/eval/proxyless_imagenet.py \
-        --config.genotype=PROXYLESS_GPU --json
+        --config.genotype=PROXYLESS_GPU --draw=layers.png
 
 DARTS networks list their cells; ProxylessNAS-space networks list their 21 searchable layers
-(a 'mic_zero' layer is absent and keeps its input's shape).
+(a 'mic_zero' layer is absent and keeps its input's shape). `--draw` asks the genotype's search
+space for its drawing: the normal and reduction cells, or the sequence of layers.
 
 Parameters are trainable weights as the papers count them (no batch-norm moving statistics, no
 auxiliary head); multiply-adds are those of convolutions and dense layers for one image at the
@@ -28,7 +29,9 @@ _CONFIG = common.define_config_file(
 )
 _JSON = flags.DEFINE_bool("json", False, "Print one JSON object instead of a table.")
 _DRAW = flags.DEFINE_string(
-    "draw", None, "Also draw the normal and reduction cells to this PNG (DARTS networks only)."
+    "draw",
+    None,
+    "Also draw the architecture to this PNG: the DARTS cells, or the ProxylessNAS layers.",
 )
 
 
@@ -85,13 +88,13 @@ def main(argv):
             try:
                 search_space_base.get(genotype.space).draw(genotype, _DRAW.value)
             except ValueError as error:
-                raise ValueError(f"--draw: {error} (its layers are listed instead)") from None
+                raise ValueError(f"--draw: {error}") from None
     if _JSON.value:
         print(json.dumps(report))
         return
     _print_table(report)
     if _DRAW.value:
-        print(f"cells drawn to {_DRAW.value}")
+        print(f"architecture drawn to {_DRAW.value}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""ProxylessNAS space: MBConv shapes and sizes, the published size, supernet == child network."""
+"""ProxylessNAS space: MBConv shapes and sizes, the published size, supernet == child network,
+and its pictures."""
 
 import json
 import pathlib
@@ -7,9 +8,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.util import tensor_util
 
-from unas_tf import genotypes, model_size
-from unas_tf.search_spaces import proxyless
+from unas_tf import genotypes, model_size, summaries
+from unas_tf.search_spaces import base, proxyless
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WIDTH, CLASSES, BATCH, SIZE = 0.1, 5, 2, 32
@@ -304,3 +306,35 @@ def test_channel_changing_layers_have_no_skip_candidate(supernet):
         has_zero = None in mixed.candidates.values()
         assert has_zero == (mixed.layer_plan.index not in genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS)
         assert isinstance(mixed.candidates.get(1), keras.layers.Layer)
+
+
+# Pictures: the layer-choice heatmap and the drawing of an architecture.
+
+
+def test_op_labels_name_expansion_and_kernel():
+    labels = [proxyless.op_label(op) for op in genotypes.PROXYLESS_OPS]
+    assert labels == ["zero/skip", "MB3 k3", "MB6 k3", "MB3 k5", "MB6 k5", "MB3 k7", "MB6 k7"]
+
+
+def test_an_architecture_is_drawn_through_the_space(tmp_path):
+    path = tmp_path / "layers.png"
+    base.get("proxyless").draw(genotypes.load("PROXYLESS_GPU"), path)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="ProxylessGenotype"):
+        proxyless.draw_genotype(genotypes.load("UNAS_CIFAR10"), tmp_path / "cells.png")
+
+
+def test_epoch_summaries_write_the_heatmap_and_the_drawing(tmp_path):
+    logits = {"layers": tf.zeros(genotypes.proxyless_choice_shapes()["layers"])}
+    with tf.summary.create_file_writer(str(tmp_path)).as_default(step=3):
+        base.get("proxyless").epoch_summaries(logits, genotypes.load("UNAS_PROXYLESS"))
+    images = {
+        value.tag: tensor_util.make_ndarray(value.tensor)
+        for event in summaries.read_events(tmp_path)
+        for value in event.summary.value
+    }
+    assert set(images) == {"layer_probabilities", "architecture"}
+    # tf.summary.image stores [width, height, PNG]: a tall heatmap (21 rows), a wide drawing.
+    heatmap_width, heatmap_height = map(int, images["layer_probabilities"][:2])
+    drawing_width, drawing_height = map(int, images["architecture"][:2])
+    assert heatmap_height > heatmap_width and drawing_width > 3 * drawing_height

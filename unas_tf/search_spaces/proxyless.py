@@ -16,9 +16,11 @@ and MobileNetV2 do (`make_divisible`).
 `proxyless_network` builds the plain Keras model of a genotype (removed layers are absent);
 `ProxylessSupernet` holds every candidate of every layer under the same layer names, so copying
 weights between the two is a loop over names (`copy_supernet_weights`). `ProxylessSpace` is the
-space as the search, retraining and launchers see it.
+space as the search, retraining and launchers see it; its pictures are a labelled heatmap of
+the layer choices (`layer_heatmap`) and a drawing of an architecture (`draw_genotype`).
 """
 
+import os
 import re
 from typing import NamedTuple
 
@@ -26,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from unas_tf import genotypes
+from unas_tf import genotypes, summaries
 from unas_tf.search_spaces import base, ops
 
 # The ProxylessNAS-GPU backbone (published.json, key `proxyless_network`).
@@ -614,6 +616,133 @@ def copy_supernet_weights(supernet, child, genotype):
             target_weight.assign(source_weight)
 
 
+# Pictures.
+
+# Fill of an MBConv box by kernel size; a box's height also grows with the kernel size and its
+# width with the expansion ratio, so the figure reads without a legend.
+_KERNEL_COLORS = {3: "#9ecae1", 5: "#fdae6b", 7: "#fb6a4a"}
+_BOX_HEIGHT_PER_KERNEL = 0.25  # a k x k layer's box is k times this tall
+_BOX_WIDTH_PER_EXPANSION = 0.12  # an expansion-e layer's box is e times this wide
+
+
+def op_label(op_name):
+    """A short label of a layer choice: "MB6 k5" (expansion 6, kernel 5) or "zero/skip"."""
+    if op_name == genotypes.PROXYLESS_ZERO:
+        return "zero/skip"
+    kernel_size, expand_ratio = mbconv_spec(op_name)
+    return f"MB{expand_ratio} k{kernel_size}"
+
+
+def layer_heatmap(probabilities):
+    """Returns the layer choices' probabilities as a labelled [1, H, W, 4] heatmap image.
+
+    Args:
+      probabilities: [21, 7] array, the softmax of the masked layer logits (rows: layers 1-21,
+        columns: `genotypes.PROXYLESS_OPS`). The choices the mask rules out ('mic_zero' on a
+        channel-changing layer) are left blank rather than shown as a 0.00.
+    """
+    matrix = np.where(choice_mask(), np.asarray(probabilities, float), np.nan)
+    rows = [
+        f"layer {plan.index}" + (" (stride 2)" if plan.stride == 2 else "")
+        for plan in backbone().layers
+    ]
+    fig = summaries.figure((7, 9))
+    summaries.draw_heatmap(
+        fig.subplots(),
+        matrix,
+        rows,
+        [op_label(op) for op in genotypes.PROXYLESS_OPS],
+        "layer choice probabilities (blank: not a choice)",
+    )
+    fig.tight_layout()
+    return summaries.png_image(lambda buffer: fig.savefig(buffer, format="png", dpi=72))
+
+
+def draw_genotype(genotype, path):
+    """Saves a PNG of a ProxylessNAS-space architecture: stem, its 21 layers in order, head.
+
+    Each MBConv layer is a box labelled "MB6 k5", its height growing with the kernel size and
+    its width with the expansion ratio; a skipped layer ('mic_zero') is a dashed outline. Layers
+    of stride 2 are marked "/2", and a dotted line starts each stage, labelled with the stage's
+    output channels at width 1.0 (a width multiplier scales them all). The fixed stem and head
+    are grey boxes of one size.
+
+    Args:
+      genotype: a `genotypes.ProxylessGenotype`.
+      path: destination PNG file, or a binary file object (TensorBoard images use a buffer).
+
+    Raises:
+      ValueError: `genotype` is not a ProxylessNAS genotype.
+    """
+    from matplotlib import patches
+
+    if not isinstance(genotype, genotypes.ProxylessGenotype):
+        raise ValueError(
+            "Invalid value received for argument `genotype`. Expected a ProxylessGenotype. "
+            f"Received: genotype={genotype!r}"
+        )
+    plan = backbone()
+    fig = summaries.figure((20, 4.2))
+    axes = fig.subplots()
+    top = 7 * _BOX_HEIGHT_PER_KERNEL / 2
+
+    def box(x, label, kernel_size, expand_ratio, fill, dashed=False):
+        width = expand_ratio * _BOX_WIDTH_PER_EXPANSION
+        height = kernel_size * _BOX_HEIGHT_PER_KERNEL
+        axes.add_patch(
+            patches.FancyBboxPatch(
+                (x - width / 2, -height / 2),
+                width,
+                height,
+                boxstyle="round,pad=0.02",
+                facecolor=fill,
+                edgecolor="gray" if dashed else "black",
+                linestyle="--" if dashed else "-",
+            )
+        )
+        axes.text(x, 0, label, ha="center", va="center", rotation=90, fontsize=10)
+
+    fixed = "#e0e0e0"
+    box(-2, f"conv k{STEM_KERNEL_SIZE} /2", STEM_KERNEL_SIZE, 6, fixed)
+    box(-1, f"MB1 k{STEM_KERNEL_SIZE}", STEM_KERNEL_SIZE, 6, fixed)
+    for layer_plan, op in zip(plan.layers, genotype.layers, strict=True):
+        x = layer_plan.index
+        if op == ZERO_INDEX:
+            box(x, "skip", 3, 3, "white", dashed=True)
+        else:
+            kernel_size, expand_ratio = mbconv_spec(genotype.ops[op])
+            label = op_label(genotype.ops[op])
+            box(x, label, kernel_size, expand_ratio, _KERNEL_COLORS[kernel_size])
+        axes.text(x, -top - 0.25, str(x), ha="center", va="top", fontsize=9)
+        if layer_plan.stride == 2:
+            axes.text(x, top + 0.1, "/2", ha="center", va="bottom", fontsize=10, weight="bold")
+        if layer_plan.channel_change:
+            axes.axvline(x - 0.5, color="gray", linestyle=":", linewidth=1)
+            axes.text(
+                x - 0.4,
+                top + 0.55,
+                f"{layer_plan.channels} ch",
+                ha="left",
+                fontsize=9,
+                color="dimgray",
+            )
+    head = genotypes.NUM_PROXYLESS_LAYERS + 1
+    axes.axvline(head - 0.5, color="gray", linestyle=":", linewidth=1)
+    box(head, "conv k1", 3, 6, fixed)
+    box(head + 1, "pool, FC", 3, 6, fixed)
+    skipped = sum(op == ZERO_INDEX for op in genotype.layers)
+    axes.set_title(
+        f"ProxylessNAS-space architecture: {genotypes.NUM_PROXYLESS_LAYERS - skipped} MBConv "
+        f"layers, {skipped} skipped (channels at width 1.0)",
+        fontsize=12,
+    )
+    axes.set_xlim(-2.6, head + 1.6)
+    axes.set_ylim(-top - 0.7, top + 1.0)
+    axes.axis("off")
+    fig.tight_layout()
+    fig.savefig(path if hasattr(path, "write") else os.fspath(path), format="png", dpi=100)
+
+
 @base.register
 class ProxylessSpace(base.SearchSpace):
     """21 MBConv layers with 7 choices each (UNAS Sec. 5, App. E), searched with latency."""
@@ -655,9 +784,11 @@ class ProxylessSpace(base.SearchSpace):
         return genotypes.proxyless_from_indices(indices)
 
     def epoch_summaries(self, logits, genotype):
-        """The op probabilities as an image: a row per layer, a column per op."""
-        probabilities = tf.nn.softmax(logits["layers"])
-        tf.summary.image("layer_probabilities", probabilities[None, :, :, None])
+        """A heatmap of the layer choices' probabilities and a drawing of the argmax genotype."""
+        probabilities = tf.nn.softmax(logits["layers"]).numpy()
+        tf.summary.image("layer_probabilities", layer_heatmap(probabilities))
+        drawing = summaries.png_image(lambda buffer: draw_genotype(genotype, buffer))
+        tf.summary.image("architecture", drawing)
 
     def describe(self, genotype):
         return ["  layers: " + ", ".join(genotype.ops[op] for op in genotype.layers)]
@@ -692,6 +823,9 @@ class ProxylessSpace(base.SearchSpace):
             "width_multiplier": config.width_multiplier,
             "searchable_layers": rows,
         }
+
+    def draw(self, genotype, path):
+        draw_genotype(genotype, path)
 
 
 def _check_width(config):

@@ -1,4 +1,4 @@
-"""Studies without TensorFlow: grid, names, validation, GPUs, records, statistics, results."""
+"""Studies without TensorFlow: grid, names, validation, GPUs, records, results."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import ml_collections
 import pytest
 
-from unas_tf import statistics, study
+from unas_tf import study
 
 
 def _config(grids=None, seeds=(0, 1), parallel=1, gpus_per_trial=1):
@@ -268,62 +268,6 @@ def test_an_unreadable_record_is_named(tmp_path):
     (tmp_path / "trial.json").write_text("{")
     with pytest.raises(ValueError, match="trial.json: cannot be read as a trial record"):
         study.read_record(str(tmp_path))
-
-
-# --- statistics -------------------------------------------------------------------------------
-
-
-def test_mean_and_sample_std():
-    assert statistics.mean([0.90, 0.92, 0.94]) == pytest.approx(0.92)
-    # Squared deviations 0.0004, 0, 0.0004 over n - 1 = 2.
-    assert statistics.sample_std([0.90, 0.92, 0.94]) == pytest.approx(0.02)
-    assert statistics.sample_std([0.9]) is None
-
-
-@pytest.mark.parametrize("t", [0.0, 0.5, 1.0, 3.0, 12.706204736])
-def test_p_values_of_one_and_two_degrees_of_freedom_match_their_closed_forms(t):
-    # dof 1 is the Cauchy distribution; dof 2 has CDF 1/2 + t / (2 sqrt(2 + t^2)).
-    assert statistics.t_two_sided_p_value(t, 1) == pytest.approx(1 - 2 / math.pi * math.atan(t))
-    assert statistics.t_two_sided_p_value(t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t))
-
-
-@pytest.mark.parametrize(
-    ("t", "dof", "p"),
-    [
-        (12.706204736, 1, 0.05),  # two-sided 5% critical values of Student's t tables
-        (2.776445105, 4, 0.05),
-        (2.228138852, 10, 0.05),
-        (3.169272673, 10, 0.01),
-        (1.959963985, 1e7, 0.05),  # the normal limit
-        (-2.228138852, 10, 0.05),
-    ],
-)
-def test_p_values_match_critical_values(t, dof, p):
-    assert statistics.t_two_sided_p_value(t, dof) == pytest.approx(p, rel=1e-6)
-
-
-def test_welch_test_by_hand():
-    # a: mean 2, variance 2; b: mean 1, variance 2. SE = sqrt(2/2 + 2/2) = sqrt(2);
-    # t = 1 / sqrt(2); Welch dof = (1 + 1)^2 / (1^2 / 1 + 1^2 / 1) = 2.
-    comparison = statistics.welch_test([1.0, 3.0], [0.0, 2.0])
-    assert comparison.difference == pytest.approx(1.0)
-    assert comparison.standard_error == pytest.approx(math.sqrt(2))
-    assert comparison.t == pytest.approx(1 / math.sqrt(2))
-    assert comparison.dof == pytest.approx(2.0)
-    assert comparison.p_value == pytest.approx(1 - 0.5**0.5 / math.sqrt(2.5))
-    # Unequal sizes: shares 0.0004 / 3 and 0.0008 / 2; dof from Welch-Satterthwaite.
-    comparison = statistics.welch_test([0.90, 0.92, 0.94], [0.80, 0.84])
-    share_a, share_b = 0.0004 / 3, 0.0008 / 2
-    assert comparison.standard_error == pytest.approx(math.sqrt(share_a + share_b))
-    assert comparison.dof == pytest.approx(
-        (share_a + share_b) ** 2 / (share_a**2 / 2 + share_b**2 / 1)
-    )
-
-
-def test_welch_test_without_spread_or_runs():
-    assert statistics.welch_test([1.0, 1.0], [0.5, 0.5]) == (0.5, 0.0, None, None, None)
-    with pytest.raises(ValueError, match="Expected at least two values"):
-        statistics.welch_test([1.0], [0.5, 0.6])
 
 
 # --- results ----------------------------------------------------------------------------------

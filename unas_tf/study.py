@@ -40,7 +40,7 @@ import json
 import os
 from typing import NamedTuple
 
-from unas_tf import run_directory, statistics
+from unas_tf import run_directory, seed_statistics
 
 STUDY_FILE = "study.json"
 TRIALS_DIR = "trials"
@@ -458,12 +458,12 @@ def aggregate(config, records):
         keys = trial_keys(config, Trial(point, config.seeds[0]))
         group = {"name": name, **keys, "n": len(done)}
         group["failed"] = sum(row["status"] == FAILED for row in members)
-        group["mean"] = statistics.mean(scores) if scores else None
-        group["std"] = statistics.sample_std(scores)
+        group["mean"] = seed_statistics.mean(scores) if scores else None
+        group["std"] = seed_statistics.sample_std(scores)
         group["best"] = max(scores) if scores else None
         for metric in ("params", "macs", "search_seconds", "train_seconds", "arch_grad_variance"):
             values = [row[metric] for row in done if row[metric] is not None]
-            group[metric] = statistics.mean(values) if values else None
+            group[metric] = seed_statistics.mean(values) if values else None
         group["random_baseline"] = dict(point).get("estimator") == RANDOM
         groups.append(group)
 
@@ -474,7 +474,7 @@ def aggregate(config, records):
             continue
         ours, theirs = accuracies[group["name"]], accuracies[baseline["name"]]
         if len(ours) >= 2 and len(theirs) >= 2:
-            group["vs_random"] = statistics.welch_test(ours, theirs)._asdict()
+            group["vs_random"] = seed_statistics.welch_test(ours, theirs)._asdict()
 
     summary = {
         state: sum(row["status"] == state for row in rows)

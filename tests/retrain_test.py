@@ -1,7 +1,8 @@
 """Retraining: loss and schedules in closed form, one step == its maths == two replicas, resume,
-bad input, and launch.train end to end."""
+the held-out curve and TensorBoard texts, bad input, and launch.train end to end."""
 
 import json
+import logging
 import os
 import pathlib
 import subprocess
@@ -15,7 +16,7 @@ import tensorflow as tf
 from configs.eval import cifar10 as cifar10_preset
 from configs.eval import digits as digits_preset
 from tests import testing
-from unas_tf import data, genotypes, retraining, runs
+from unas_tf import data, genotypes, retraining, runs, summaries
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -207,6 +208,84 @@ def test_retraining_pipeline_applies_cutout_after_the_other_augmentation():
         data.eval_data("imagenet2012", 8, 16, seed=0, cutout=16)
 
 
+# The held-out part of the training split (config.validation_fraction).
+
+
+def _examples(batches, count):
+    """The first `count` examples of `batches` as a sorted list of (label, image bytes)."""
+    examples = []
+    for batch in batches:
+        labels, images = batch["label"].numpy().tolist(), batch["image"].numpy()
+        examples += zip(labels, map(bytes, images), strict=True)
+        if len(examples) >= count:
+            break
+    return sorted(examples[:count])
+
+
+def test_the_held_out_part_is_the_searchs_val_and_left_out_of_retraining():
+    whole = data.eval_data("digits", 8, 8, seed=3, augment=False)
+    held = data.eval_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
+    assert whole.val is None and whole.val_examples == 0
+    assert held.val_examples == round(0.1 * whole.train_examples) == 144
+    assert held.train_examples + held.val_examples == whole.train_examples
+    assert held.steps_per_epoch == held.train_examples // 8
+    # An epoch of the training stream is a permutation of its examples: together with the
+    # held-out pass they make up the whole training part exactly once, so the two are disjoint.
+    train = _examples(held.train, held.train_examples)
+    val = _examples(held.val, held.val_examples + 1)
+    assert len(val) == held.val_examples  # one pass, its last batch smaller
+    assert sorted(train + val) == _examples(whole.train, whole.train_examples)
+    # Deterministic, and the very examples a search with the same seed validates on.
+    again = data.eval_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
+    assert _examples(again.val, held.val_examples) == val
+    search = data.search_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
+    assert _examples(search.val, search.val_examples) == val
+    with pytest.raises(ValueError, match="val_fraction"):
+        data.eval_data("digits", 8, 8, seed=3, val_fraction=1.0)
+
+
+def _tags_by_step(directory):
+    """{tag: sorted steps it was written at} of a run's TensorBoard events."""
+    tags = {}
+    for event in summaries.read_events(directory):
+        for value in event.summary.value:
+            tags.setdefault(value.tag, []).append(event.step)
+    return {tag: sorted(steps) for tag, steps in tags.items()}
+
+
+def test_held_out_curve_and_texts_are_logged_each_epoch(tmp_path, monkeypatch, caplog):
+    evaluators = []
+
+    class RecordedEvaluator(retraining.Evaluator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            evaluators.append(self)
+
+    monkeypatch.setattr(retraining, "Evaluator", RecordedEvaluator)
+    caplog.set_level(logging.INFO)
+    config = _tiny_config(steps_per_epoch=2)  # the digits preset holds out 10%
+    metrics = retraining.run_training(config, tmp_path / "run")
+    tags = _tags_by_step(tmp_path / "run" / "tensorboard")
+    for name in ("val/top1", "val/top5", "val/loss"):
+        assert tags[name] == [2, 4], name  # after each of the 2 epochs
+    assert tags["config"] == tags["genotype"] == [0]
+    assert tags["test/top1"] == [4]
+    assert caplog.text.count("on the 144 held-out training examples") == 2
+    # The held-out passes (144 examples) and the test pass (359: a smaller last batch) share
+    # one traced graph.
+    (evaluator,) = evaluators
+    assert evaluator.batch_totals.experimental_get_tracing_count() == 1
+    assert metrics["test_examples"] == 359
+
+
+def test_no_held_out_curve_without_a_validation_fraction(tmp_path):
+    config = _tiny_config(validation_fraction=0.0, epochs=1, steps_per_epoch=1)
+    retraining.run_training(config, tmp_path / "run")
+    tags = _tags_by_step(tmp_path / "run" / "tensorboard")
+    assert not [tag for tag in tags if tag.startswith("val/")]
+    assert {"config", "genotype", "test/top1"} <= set(tags)
+
+
 # The outer loop.
 
 
@@ -292,6 +371,8 @@ def test_a_class_count_other_than_the_data_sets_is_refused(tmp_path):
         ({"dataset": "mnist"}, "dataset"),
         ({"network": "resnet"}, "network"),
         ({"dataset": "imagenet2012", "cutout": 16}, "cutout"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"validation_fraction": -0.1}, "validation_fraction"),
     ],
 )
 def test_validate_names_the_bad_key(overrides, named):

@@ -3,7 +3,9 @@
 The search (UNAS Sec. 3) updates the supernet weights on the search-train split and scores
 architectures on the search-val split (L_val of L_gen, UNAS Eq. 8), so the training data of a data
 set is divided in two: 90% / 10% (UNAS App. A.2 for CIFAR, App. A.3 for ImageNet). Retraining
-(`eval_data`) uses the whole training data and reports on the test split the search never saw.
+(`eval_data`) uses the whole training data, as the paper does, and reports on the test split the
+search never saw; with a `val_fraction` it holds out the examples a search calls search-val
+instead, as one ordered pass to score each epoch on (the test split stays for the end).
 
 Every batch is a dict {"image": float32 [B, S, S, 3], "label": int32 [B]} of a static batch size,
 so a traced step sees one shape. Training pipelines are infinite and deterministic given `seed`,
@@ -100,17 +102,21 @@ class SearchData(NamedTuple):
 
 
 class EvalData(NamedTuple):
-    """Batches to retrain a found architecture on all training data and test it.
+    """Batches to retrain a found architecture on the training data and test it.
 
     Attributes:
-      train: infinite, shuffled (augmented) batches of the whole training data.
+      train: infinite, shuffled (augmented) batches of the training data retrained on: all of
+        it, or all but the held-out part.
       test: one ordered pass over the test split. The last batch may be smaller, so that every
         test example counts.
       num_classes: number of labels.
       image_size: height and width of every image.
-      train_examples: examples in the training data.
+      train_examples: examples retrained on.
       test_examples: examples in the test split.
-      steps_per_epoch: full batches in one pass of the training data.
+      steps_per_epoch: full batches in one pass of the examples retrained on.
+      val: one ordered, unaugmented pass over the held-out part of the training data (the
+        last batch may be smaller), or None when nothing is held out.
+      val_examples: examples held out; 0 when none are.
     """
 
     train: tf.data.Dataset
@@ -120,6 +126,8 @@ class EvalData(NamedTuple):
     train_examples: int
     test_examples: int
     steps_per_epoch: int
+    val: tf.data.Dataset | None = None
+    val_examples: int = 0
 
 
 class _Split(NamedTuple):
@@ -162,21 +170,9 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
         return _imagenet_search_data(batch_size, image_size, seed, data_dir, val_fraction, augment)
     if name == "digits":
         training, _ = _digits_parts(image_size)
-        order = np.random.default_rng(seed).permutation(len(training.labels))
     else:
         training = _load_tfds_split(name, "train", data_dir)
-        # Positional, as tfds's `train[:90%]` / `train[90%:]` (UNAS App. A.2).
-        order = np.arange(len(training.labels))
-    num_val = round(val_fraction * len(order))
-    if not 0 < num_val < len(order):
-        # An empty split would make its infinite pipeline loop without producing a batch.
-        raise ValueError(
-            "Invalid value received for argument `val_fraction`. Expected a fraction leaving "
-            f"both splits of the {len(order)} training examples non-empty. "
-            f"Received: val_fraction={val_fraction}"
-        )
-    train_split = _take(training, order[: len(order) - num_val])
-    val_split = _take(training, order[len(order) - num_val :])
+    train_split, val_split = _split_off_val(name, training, seed, val_fraction)
     transforms = _in_memory_transforms(name, image_size)
     train = _batched(
         _in_memory_examples(train_split, _stream(seed, _TRAIN_ORDER)),
@@ -198,8 +194,10 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
     )
 
 
-def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True, cutout=0):
-    """Builds the pipelines that retrain on all training data and test on the test split.
+def eval_data(
+    name, batch_size, image_size, seed, data_dir=None, augment=True, cutout=0, val_fraction=0.0
+):
+    """Builds the pipelines that retrain on the training data and test on the test split.
 
     Args:
       name: one of `KNOWN_DATASETS`.
@@ -211,13 +209,18 @@ def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True, c
       cutout: side of the square zeroed at a random centre of every augmented training image,
         after normalisation (DARTS's Cutout; UNAS App. B.1 uses 16 on CIFAR); 0 for none.
         Digits and CIFAR only.
+      val_fraction: fraction of the training data held out of retraining and returned as
+        `val`: the examples `search_data` with the same `seed` and fraction calls search-val
+        (the last ones of the stored order; on digits, of the seed's permutation). 0 retrains
+        on all of it.
 
     Returns:
       An `EvalData`.
 
     Raises:
       ValueError: an unknown `name`, a non-positive `batch_size` / `image_size`, a negative
-        `cutout`, or cutout on ImageNet.
+        `cutout`, cutout on ImageNet, or a `val_fraction` outside [0, 1) or leaving a part
+        empty.
       DatasetNotPreparedError: the tensorflow-datasets data is not in `data_dir`.
     """
     _check_common_args(name, batch_size, image_size)
@@ -227,14 +230,23 @@ def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True, c
             f"for an in-memory data set (not imagenet2012). Received: cutout={cutout}, "
             f"name={name!r}"
         )
+    if not 0 <= val_fraction < 1:
+        raise ValueError(
+            "Invalid value received for argument `val_fraction`. Expected a fraction in [0, 1) "
+            f"(0: hold nothing out). Received: val_fraction={val_fraction}"
+        )
     if name == "imagenet2012":
-        return _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment)
+        return _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment, val_fraction)
     if name == "digits":
         training, test = _digits_parts(image_size)
     else:
         training = _load_tfds_split(name, "train", data_dir)
         test = _load_tfds_split(name, "test", data_dir)
     transforms = _in_memory_transforms(name, image_size)
+    val = None
+    if val_fraction:
+        training, held_out = _split_off_val(name, training, seed, val_fraction)
+        val = _ordered_batches(held_out, transforms[False], batch_size)
     train_transform = transforms[augment]
     if augment and cutout:
         train_transform = _with_cutout(train_transform, cutout)
@@ -244,15 +256,16 @@ def eval_data(name, batch_size, image_size, seed, data_dir=None, augment=True, c
         batch_size,
         _stream(seed, _EVAL_TRAIN_AUGMENT),
     )
-    test_examples = tf.data.Dataset.from_tensor_slices((test.images, test.labels))
     return EvalData(
         train=train,
-        test=_batched(test_examples, transforms[False], batch_size, drop_remainder=False),
+        test=_ordered_batches(test, transforms[False], batch_size),
         num_classes=_num_classes(name),
         image_size=image_size,
         train_examples=len(training.labels),
         test_examples=len(test.labels),
         steps_per_epoch=len(training.labels) // batch_size,
+        val=val,
+        val_examples=0 if val is None else len(held_out.labels),
     )
 
 
@@ -289,6 +302,35 @@ def _stream(seed, stream):
 
 def _take(split, indices):
     return _Split(split.images[indices], split.labels[indices])
+
+
+def _split_off_val(name, training, seed, val_fraction):
+    """Divides in-memory training data into (train part, val part), as a search does.
+
+    The val part is the last `val_fraction` of the examples: in their stored order for CIFAR,
+    as tfds's `train[:90%]` / `train[90%:]` (UNAS App. A.2), in a permutation seeded by `seed`
+    for digits.
+
+    Raises:
+      ValueError: a part would be empty.
+    """
+    num_examples = len(training.labels)
+    if name == "digits":
+        order = np.random.default_rng(seed).permutation(num_examples)
+    else:
+        order = np.arange(num_examples)
+    num_val = round(val_fraction * num_examples)
+    if not 0 < num_val < num_examples:
+        # An empty split would make its infinite pipeline loop without producing a batch.
+        raise ValueError(
+            "Invalid value received for argument `val_fraction`. Expected a fraction leaving "
+            f"both splits of the {num_examples} training examples non-empty. "
+            f"Received: val_fraction={val_fraction}"
+        )
+    return (
+        _take(training, order[: num_examples - num_val]),
+        _take(training, order[num_examples - num_val :]),
+    )
 
 
 # In-memory data sets: digits and CIFAR.
@@ -462,6 +504,12 @@ def _cutout(image, seed, size):
     return image * tf.cast(~square, image.dtype)[..., None]
 
 
+def _ordered_batches(split, transform, batch_size):
+    """One ordered pass over in-memory examples; the last batch may be smaller."""
+    examples = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
+    return _batched(examples, transform, batch_size, drop_remainder=False)
+
+
 def _batched(examples, transform, batch_size, augment_seed=None, drop_remainder=True):
     """Transforms (image, label) examples into batched, prefetched feature dicts.
 
@@ -518,10 +566,17 @@ def _imagenet_search_data(batch_size, image_size, seed, data_dir, val_fraction, 
     )
 
 
-def _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment):
+def _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment, val_fraction):
     num_train = _imagenet_num_examples("train", data_dir)
+    num_val = round(val_fraction * num_train)
+    num_train -= num_val
+    val = None
+    if num_val:  # The search's split (`_imagenet_search_data`): the last examples of "train".
+        val = _imagenet_pipeline(
+            f"train[{num_train}:]", batch_size, image_size, data_dir, seed, shuffle=False
+        )
     train = _imagenet_pipeline(
-        "train",
+        f"train[:{num_train}]" if num_val else "train",
         batch_size,
         image_size,
         data_dir,
@@ -538,6 +593,8 @@ def _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment):
         train_examples=num_train,
         test_examples=_imagenet_num_examples("validation", data_dir),
         steps_per_epoch=num_train // batch_size,
+        val=val,
+        val_examples=num_val,
     )
 
 

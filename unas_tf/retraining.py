@@ -5,7 +5,9 @@
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the architecture being trained
   checkpoints/       the network, the optimizer, the step and the data position
-  tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy
+  tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy;
+                     the config and genotype as JSON texts; with `config.validation_fraction`,
+                     each epoch's accuracy and loss on the held-out part (val/top1, val/loss)
   metrics.json       final test top-1 / top-5, parameters and multiply-adds
   .lock              held by the process working in the workdir (`run_directory.lock`)
 `launch/train.py` then exports the final network to export/ (`unas_tf.export_lib`).
@@ -16,6 +18,13 @@ Optimisation as the DARTS / UNAS PyTorch code: SGD with momentum, cosine learnin
 (after a linear warm-up on ImageNet), the gradient of the loss clipped to a global norm, then
 weight decay added to it as PyTorch's `SGD(weight_decay=...)` does (coupled L2 on every weight,
 not clipped), auxiliary head loss weighted 0.4, drop-path ramped linearly per epoch.
+
+Like the paper, retraining uses the whole training split by default and reports only the test
+split, once, at the end. `config.validation_fraction` > 0 holds out the part of the training split
+a search with the same seed calls search-val (`data.eval_data`) and scores the network on it after
+every epoch: a learning curve that never looks at the test split. The search chose the
+architecture on those examples, so the curve of a searched genotype is slightly optimistic; the
+test split stays the unbiased figure.
 """
 
 import dataclasses
@@ -35,6 +44,7 @@ from unas_tf import (
     run_directory,
     runs,
     strategies,
+    summaries,
 )
 from unas_tf.search_spaces import base as search_space_base
 
@@ -242,6 +252,11 @@ def validate(config):
         ("strategy", config.strategy in strategies.KNOWN, f"one of {list(strategies.KNOWN)}"),
         ("checkpoints_to_keep", config.checkpoints_to_keep > 0, "a positive integer"),
         ("image_size", config.image_size > 0, "a positive integer"),
+        (
+            "validation_fraction",
+            0 <= config.validation_fraction < 1,
+            "a fraction in [0, 1) (0 = retrain on the whole training split)",
+        ),
     ]
     for key, valid, expected in checks:
         if not valid:
@@ -263,32 +278,58 @@ def model_variables(model):
     return [variable.value for variable in model.variables]
 
 
-def evaluate(model, dataset):
-    """Top-1 and top-5 accuracy of `model` (inference mode) on one pass of `dataset`.
+class Evaluator:
+    """Scores a network in inference mode on one pass of a data set: accuracy and loss.
 
-    Returns:
-      {"top1": float, "top5": float, "examples": int}.
+    Its batch function is traced once, for batches of any size (a pass's last batch may be
+    smaller), so the held-out evaluation after each epoch and the test at the end share one
+    graph.
+
+    Args:
+      model: maps images to {"logits"[, "aux_logits"]}; only the logits are scored.
+      image_size: side of the square [B, S, S, 3] images.
     """
 
-    @tf.function(reduce_retracing=True)
-    def hits(images, labels):
-        logits = model(images, training=False)["logits"]
+    def __init__(self, model, image_size):
+        self.model = model
+        self.batch_totals = tf.function(
+            self._batch_totals,
+            input_signature=[
+                tf.TensorSpec([None, image_size, image_size, 3], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+        )
+
+    def _batch_totals(self, images, labels):
+        logits = self.model(images, training=False)["logits"]
         top = tf.math.top_k(logits, k=min(TOP_K, logits.shape[-1])).indices
         correct = tf.equal(top, labels[:, None])
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
         return (
             tf.reduce_sum(tf.cast(correct[:, 0], tf.int64)),
             tf.reduce_sum(tf.cast(tf.reduce_any(correct, axis=-1), tf.int64)),
+            tf.reduce_sum(tf.cast(loss, tf.float64)),
         )
 
-    totals = np.zeros(3, np.int64)
-    for batch in dataset:
-        top1, top5 = hits(batch["image"], batch["label"])
-        totals += [int(top1), int(top5), int(tf.shape(batch["label"])[0])]
-    return {
-        "top1": float(totals[0] / totals[2]),
-        "top5": float(totals[1] / totals[2]),
-        "examples": int(totals[2]),
-    }
+    def __call__(self, dataset):
+        """Scores the network on one pass of `dataset`.
+
+        Returns:
+          {"top1": float, "top5": float, "loss": float, "examples": int}; the loss is the mean
+          plain cross-entropy of the logits (no label smoothing, no auxiliary head), comparable
+          between runs of different training losses.
+        """
+        hits, loss = np.zeros(3, np.int64), 0.0
+        for batch in dataset:
+            top1, top5, batch_loss = self.batch_totals(batch["image"], batch["label"])
+            hits += [int(top1), int(top5), int(tf.shape(batch["label"])[0])]
+            loss += float(batch_loss)
+        return {
+            "top1": float(hits[0] / hits[2]),
+            "top5": float(hits[1] / hits[2]),
+            "loss": loss / hits[2],
+            "examples": int(hits[2]),
+        }
 
 
 def build_model(config):
@@ -318,6 +359,7 @@ def _evaluation_data(config):
         config.seed,
         data_dir=config.data_dir or None,
         cutout=config.cutout,
+        val_fraction=config.validation_fraction,
     )
 
 
@@ -391,7 +433,10 @@ def _train(run, max_steps):
             train_iterator=train_iterator,
         )
     )
+    with run.writer.as_default(step=int(trainer.step.numpy())):
+        summaries.write_run_texts(config, genotype)
     train_step = tf.function(trainer.train_step)
+    evaluator = Evaluator(model, config.image_size)
     drop_path_epoch = [None]  # the epoch whose drop-path rate the model has
 
     def run_step(step, epoch):
@@ -414,6 +459,23 @@ def _train(run, max_steps):
             "drop_path_rate", drop_path_rate(config.drop_path_rate, epoch, config.epochs)
         )
 
+    def end_epoch(step, epoch):
+        if evaluation.val is None:
+            return
+        scores = evaluator(evaluation.val)
+        logging.info(
+            "epoch %d/%d: on the %d held-out training examples: top-1 %.4f top-5 %.4f loss %.4f",
+            epoch + 1,
+            config.epochs,
+            scores["examples"],
+            scores["top1"],
+            scores["top5"],
+            scores["loss"],
+        )
+        with run.writer.as_default(step=step):
+            for name in ("top1", "top5", "loss"):
+                tf.summary.scalar(f"val/{name}", scores[name])
+
     run.loop(
         trainer.step,
         stop=total_steps if max_steps is None else min(max_steps, total_steps),
@@ -422,6 +484,7 @@ def _train(run, max_steps):
         run_step=run_step,
         describe=describe,
         summarize=summarize,
+        end_epoch=end_epoch,
         phase=lambda epoch: "training step",
     )
     if int(trainer.step.numpy()) < total_steps:
@@ -430,7 +493,7 @@ def _train(run, max_steps):
         )
         return None
 
-    results = evaluate(model, evaluation.test)
+    results = evaluator(evaluation.test)
     metrics = {
         "top1": results["top1"],
         "top5": results["top5"],

@@ -25,6 +25,8 @@ drop_path_rate      | 0.3 (App. B.1)                | 0.3, ramped        |
 cutout              | 16 px (App. B.1)              | 16                 |
 auxiliary_weight    | paper silent; preset default  | 0.4                |
 label_smoothing     | paper silent; preset default  | 0.0                |
+validation_fraction | 0: the final evaluation uses  | 0 (the whole       |
+                    | the original split (App. A.2) | training split)    |
 layers              | 20 cells (App. B.1)           | 20                 |
 init_channels       | paper silent; preset default  | 36                 | gives the 4.1M params of
                     |                               |                    | Table 5

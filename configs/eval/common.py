@@ -68,6 +68,10 @@ def training_fields(**overrides):
         drop_path_rate=0.2,  # final drop-path probability, ramped linearly from 0 per epoch
         cutout=16,  # side of the cutout square; 0 for none (CIFAR only)
         label_smoothing=0.0,  # 0.1 on ImageNet (as DARTS; App. B.2 does not say)
+        # Fraction of the training split held out of retraining and scored after every epoch
+        # (val/top1, val/loss): the part a search with the same seed calls search-val. 0 trains
+        # on the whole split, as the paper (App. A.2), and logs no per-epoch curve.
+        validation_fraction=0.0,
         seed=0,
         deterministic=False,  # tf.config.experimental.enable_op_determinism
         log_every=50,  # steps between progress lines and summaries

@@ -35,6 +35,8 @@ augmentation        | crop 224, flip, colour jitter | crop 224, flip     | colou
 cutout              | paper silent; preset default  | 0                  |
 auxiliary_weight    | paper silent; preset default  | 0.4                |
 label_smoothing     | paper silent; preset default  | 0.1                |
+validation_fraction | paper silent; preset default  | 0 (the whole       |
+                    |                               | training split)    |
 layers              | 14 (App. B.2)                 | 14                 |
 init_channels       | < 600M multiply-adds          | 46                 |
                     | (App. B.2)                    |                    |

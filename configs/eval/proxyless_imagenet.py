@@ -35,6 +35,8 @@ cutout              | paper silent; preset default  | 0                  |
 auxiliary_weight    | paper silent; preset default  | 0.0                |
                     | (no auxiliary head)           |                    |
 label_smoothing     | paper silent; preset default  | 0.0                |
+validation_fraction | paper silent; preset default  | 0 (the whole       |
+                    |                               | training split)    |
 layers, channels    | 21 searchable layers,         | the same;          |
                     | ProxylessNAS-GPU channels     | width_multiplier   |
                     | (App. E.1)                    | 1.0                |

@@ -1,13 +1,18 @@
-"""TensorBoard helpers: scalars read back as TensorBoard reads them, JSON texts, DARTS heatmap."""
+"""TensorBoard helpers: scalars read back as TensorBoard reads them, JSON texts (and a search
+writing them), the DARTS heatmap."""
 
 import json
 
 import ml_collections
 import numpy as np
+import pytest
 import tensorflow as tf
 from tensorboard.util import tensor_util
 
-from unas_tf import genotypes, summaries
+from configs.search import digits as search_digits
+from tests import search_space_test
+from unas_tf import genotypes, loop, summaries
+from unas_tf.search_spaces import base
 
 
 def _write(directory, step, write):
@@ -68,3 +73,40 @@ def test_selector_heatmap_is_an_rgba_image():
     }
     image = summaries.selector_heatmap(probabilities, genotypes.DARTS_OPS[:3])
     assert image.dtype == tf.uint8 and image.shape[0] == 1 and image.shape[-1] == 4
+
+
+@pytest.fixture
+def chain_space():
+    """search_space_test's toy space of 3 dense layers: a search of it builds in seconds."""
+    base.register(search_space_test.ChainSpace)
+    yield
+    base.unregister(search_space_test.ChainSpace.name)
+
+
+def test_a_search_writes_its_config_at_the_start_and_its_genotype_each_epoch(chain_space, tmp_path):
+    config = search_digits.get_config()
+    config.update(
+        dict(
+            space="toy_chain",
+            image_size=8,
+            batch_size=8,
+            epochs=2,
+            warmup_epochs=1,
+            steps_per_epoch=2,
+            eval_batches=1,
+            log_every=2,
+        )
+    )
+    found = loop.run_search(config, tmp_path)
+    texts = {}
+    for event in summaries.read_events(tmp_path / "tensorboard"):
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name == "text":
+                text = tensor_util.make_ndarray(value.tensor).item().decode()
+                texts.setdefault(value.tag, {})[event.step] = text
+    assert set(texts) == {"config", "genotype"}
+    assert list(texts["config"]) == [0] and list(texts["genotype"]) == [0, 2, 4]
+    assert json.loads(texts["config"][0].strip("`").removeprefix("json")) == json.loads(
+        config.to_json()
+    )
+    assert texts["genotype"][4] == f"```json\n{genotypes.to_json(found).strip()}\n```"

@@ -7,9 +7,10 @@
   tensorboard/       every metric of the step (losses and accuracies of the sampled
                      architectures, objective terms, the norm and estimated variance of the
                      architecture gradient), learning rates, selector entropies; each epoch
-                     the argmax architecture's search-val loss and accuracy, heatmaps of the
-                     space's pictures (DARTS: selector heatmaps and a drawing of the
-                     cells; ProxylessNAS: a heatmap of the layer choices)
+                     the argmax architecture's search-val loss and accuracy, its JSON as a
+                     text, and the space's pictures (DARTS: selector heatmaps and a drawing
+                     of the cells; ProxylessNAS: a heatmap of the layer choices and a drawing
+                     of the layers); at the start, the config and the genotype as JSON texts
   latency_measurements.json  (spaces that measure latency) every latency measured: the random
                      architectures the surrogate is fit to, the search's samples and argmax
                      architectures; a resumed search reads it instead of measuring again
@@ -43,6 +44,7 @@ from unas_tf import (
     runs,
     runtime,
     strategies,
+    summaries,
     trainer,
 )
 from unas_tf.latency import search_term
@@ -218,9 +220,11 @@ def _search(run):
     evaluate = tf.function(search_trainer.evaluate_step, autograph=False)
     genotype_path = os.path.join(workdir, "genotype.json")
     if chief:
-        genotypes.save(_current_genotype(search_trainer, space, ops), genotype_path)
-        if latency is not None:
-            with run.writer.as_default(step=int(search_trainer.step.numpy())):
+        genotype = _current_genotype(search_trainer, space, ops)
+        genotypes.save(genotype, genotype_path)
+        with run.writer.as_default(step=int(search_trainer.step.numpy())):
+            summaries.write_run_texts(config, genotype)
+            if latency is not None:
                 latency.write_fit_summaries()
 
     def searching(epoch):
@@ -257,6 +261,7 @@ def _search(run):
             with run.writer.as_default(step=step):
                 for name, value in scores.items():
                     tf.summary.scalar(f"argmax/val_{name}", value)
+                summaries.write_genotype_text(genotype)
                 space.epoch_summaries(search_trainer.logits(), genotype)
 
     run.loop(

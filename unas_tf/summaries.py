@@ -114,6 +114,11 @@ def write_run_texts(config, genotype):
     included (they write again at the step they resume from).
     """
     write_json_text("config", config.to_json(indent=2))
+    write_genotype_text(genotype)
+
+
+def write_genotype_text(genotype):
+    """Writes the genotype's JSON (as genotype.json holds it) as the text "genotype"."""
     write_json_text("genotype", genotypes.to_json(genotype))
 
 

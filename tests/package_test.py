@@ -27,24 +27,51 @@ import unas_tf
 unas_tf.published_genotypes()
 assert state() == before, (before, state())
 assert "tensorflow" not in sys.modules, "importing unas_tf imported TensorFlow"
+assert "matplotlib" not in sys.modules, "listing genotypes imported matplotlib"
+"""
+
+# Loading a genotype imports TensorFlow (its space is checked against the built-in search
+# spaces), and Keras imports matplotlib by itself; tensorflow-datasets, though, stays unloaded
+# until a tfds data set is read, so a "digits" run never imports it.
+_TFDS_CHECK = """
+import sys
+from unas_tf import runtime
+
+runtime.import_tensorflow_quietly()
+import unas_tf
+from unas_tf import data, export_lib, loop, retraining
+
+unas_tf.load_genotype("UNAS_CIFAR10")
+data.search_data("digits", batch_size=8, image_size=8, seed=0)
+assert "tensorflow_datasets" not in sys.modules, "a digits run imported tensorflow-datasets"
 """
 
 
-def test_import_changes_nothing_in_the_process(tmp_path):
+def _run_python(code, cwd):
+    """Runs `code` in a fresh interpreter that imports this checkout; returns the result."""
     # The test session itself set TF_CPP_MIN_LOG_LEVEL (conftest.py): the child starts without.
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = str(testing.ROOT)
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT_CHECK],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=testing.LAUNCH_TIMEOUT_S,
         check=False,
     )
+
+
+def test_import_changes_nothing_in_the_process(tmp_path):
+    result = _run_python(_IMPORT_CHECK, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == result.stderr == ""
+
+
+def test_a_digits_run_does_not_import_tensorflow_datasets(tmp_path):
+    result = _run_python(_TFDS_CHECK, tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 def test_api_calls_the_library_functions(monkeypatch):

@@ -35,7 +35,6 @@ from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 from absl import logging
 from sklearn import datasets as sk_datasets
 
@@ -395,6 +394,9 @@ def _tfds_dataset(name, split, data_dir, **as_dataset_kwargs):
     Raises:
       DatasetNotPreparedError: the data is not prepared in `data_dir`.
     """
+    # Imported by the functions that read tensorflow-datasets only: "digits" runs never do.
+    import tensorflow_datasets as tfds
+
     builder = tfds.builder(name, data_dir=data_dir)
     try:
         return builder.as_dataset(split=split, **as_dataset_kwargs)
@@ -599,6 +601,8 @@ def _imagenet_eval_data(batch_size, image_size, seed, data_dir, augment, val_fra
 
 
 def _imagenet_num_examples(split, data_dir):
+    import tensorflow_datasets as tfds
+
     builder = tfds.builder("imagenet2012", data_dir=data_dir)
     try:
         return builder.info.splits[split].num_examples
@@ -616,6 +620,8 @@ def _imagenet_pipeline(split, batch_size, image_size, data_dir, seed, shuffle, a
     one ordered pass whose last batch may be smaller. With an `augment_seed` images get a random
     resized crop and flip, else a centre crop.
     """
+    import tensorflow_datasets as tfds
+
     read_config = tfds.ReadConfig(shuffle_seed=seed if shuffle else None)
     examples = _tfds_dataset(
         "imagenet2012",

@@ -21,11 +21,7 @@ import operator
 import os
 from typing import ClassVar
 
-import matplotlib
 import numpy as np
-from matplotlib import figure as mpl_figure
-from matplotlib import patches
-from matplotlib.backends import backend_agg
 
 from unas_tf import run_directory
 from unas_tf.search_spaces import base as search_space_base
@@ -61,8 +57,6 @@ NUM_PROXYLESS_LAYERS = 21
 PROXYLESS_CHANNEL_CHANGE_LAYERS = (1, 5, 9, 13, 17, 21)
 
 _PUBLISHED_RESOURCE = ("assets", "published.json")
-# Qualitative colours, one per op index, shared by edges and their labels in drawings.
-_OP_COLORS = matplotlib.colormaps["Dark2"]
 # Curvature of drawn edges: an arc spanning s states rises _ARC_RAD * s / 2 off the line.
 _ARC_RAD = 0.6
 
@@ -593,6 +587,9 @@ def _draw_cell(axes, genotype, cell, title):
     equal height have equal spans, hence different midpoints, so labels never overlap. An edge
     and its label share the op's colour.
     """
+    import matplotlib
+    from matplotlib import patches
+
     names = [r"$c_{k-2}$", r"$c_{k-1}$", *map(str, range(NUM_NODES)), r"$c_{k}$"]
     fills = ["#cfe2f3"] * 2 + ["#fff2cc"] * NUM_NODES + ["#d9ead3"]
     for x, (name, fill) in enumerate(zip(names, fills, strict=True)):
@@ -623,7 +620,9 @@ def _draw_cell(axes, genotype, cell, title):
             )
         )
 
-    colors = _OP_COLORS(np.arange(len(genotype.ops)) % _OP_COLORS.N)
+    # A qualitative map: neighbouring op indices get clearly different colours.
+    palette = matplotlib.colormaps["Dark2"]
+    colors = palette(np.arange(len(genotype.ops)) % palette.N)
     for n, node in enumerate(getattr(genotype, cell)):
         for rad, state, op in zip((-_ARC_RAD, _ARC_RAD), node.inputs, node.ops, strict=True):
             arc(state, n + 2, rad, color=colors[op], linewidth=1.5)
@@ -655,7 +654,8 @@ def draw_darts(genotype, path):
     """Saves a PNG of the normal and reduction cells side by side, edges labelled with ops.
 
     Uses matplotlib's Agg canvas directly, so it needs no display, leaves pyplot's global state
-    alone and needs no graphviz.
+    alone and needs no graphviz. matplotlib is imported here, not with the module: loading or
+    saving a genotype draws nothing.
 
     Args:
       genotype: a `DartsGenotype`.
@@ -666,6 +666,9 @@ def draw_darts(genotype, path):
             "Invalid value received for argument `genotype`. Expected a DartsGenotype. "
             f"Received: genotype={genotype!r}"
         )
+    from matplotlib import figure as mpl_figure
+    from matplotlib.backends import backend_agg
+
     fig = mpl_figure.Figure(figsize=(18, 5))
     backend_agg.FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2)

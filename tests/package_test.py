@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import unas_tf
 from tests import testing
 from unas_tf import export_lib, genotypes, loop, retraining
@@ -69,6 +71,7 @@ def test_import_changes_nothing_in_the_process(tmp_path):
     assert result.stdout == result.stderr == ""
 
 
+@pytest.mark.slow  # the child imports TensorFlow
 def test_a_digits_run_does_not_import_tensorflow_datasets(tmp_path):
     result = _run_python(_TFDS_CHECK, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -131,7 +131,9 @@ def _one_device_step(search, train, val, num_replicas):
         {},
         # Each replica trains w on its own one-hot architecture, running its ops alone: the
         # others' zero gradients must sum as one device sums them.
-        {"sampling": "per_batch", "weight_sample": "discrete"},
+        pytest.param(
+            {"sampling": "per_batch", "weight_sample": "discrete"}, marks=pytest.mark.slow
+        ),
     ],
     ids=["defaults", "discrete_per_batch"],
 )

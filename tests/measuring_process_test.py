@@ -10,6 +10,7 @@ NETWORK = {"num_classes": 5, "width_multiplier": 0.1, "image_size": 16}
 SETTINGS = {"batch_size": 2, "warmup_runs": 1, "repeats": 3, "clock": "process"}
 
 
+@pytest.mark.slow
 def test_measures_in_a_child_process_and_caches_in_the_parent():
     meter = measuring_process.MeasuringProcess(NETWORK, intra_op_threads=1, **SETTINGS)
     assert meter.build_model is None  # this process cannot build: the child measures

@@ -116,7 +116,7 @@ def test_a_genotype_of_a_registered_space_round_trips_through_json(chain_space, 
         genotypes.load(tmp_path / "chain.json", expected_space="darts")
 
 
-@pytest.mark.slow
+# In the fast tier: the one end-to-end search, retraining and export it runs (a few seconds).
 def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_space, tmp_path):
     search = search_digits.get_config()
     search.update(

@@ -164,6 +164,7 @@ def test_a_workdir_of_another_config_is_refused_untouched(tmp_path):
     assert {path: path.stat().st_mtime_ns for path in workdir.rglob("*")} == before
 
 
+@pytest.mark.slow
 def test_a_diverging_search_stops_with_a_message_and_saves_nothing_after(tmp_path):
     # Adam moves every weight by about the learning rate: 1e30 overflows within two steps.
     result = _run(

@@ -313,6 +313,7 @@ def test_relaxed_weight_sample_is_the_default_and_trains_on_a_fresh_zeta():
         np.testing.assert_array_equal(gradient, want, err_msg=weight.path)
 
 
+@pytest.mark.slow
 def test_a_shared_discrete_step_runs_one_forward_trace_and_moves_only_the_selected_ops(
     shared_discrete_trainer,
 ):

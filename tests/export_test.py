@@ -11,6 +11,7 @@ import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import logging
 
 from configs.eval import digits as digits_preset
 from unas_tf import data, eval_networks, export_lib, genotypes, retraining
@@ -126,6 +127,16 @@ def test_tflite_flatbuffer_matches_the_saved_model(exported):
     expected = loaded.serve(tf.constant(images))
     for name in ("logits", "probabilities"):
         np.testing.assert_allclose(served[name], expected[name], atol=1e-5)
+
+
+def test_export_leaves_the_absl_loggers_level_as_it_was(tmp_path):
+    """TensorFlow's SavedModel writer sets absl's verbosity; progress lines must survive it."""
+    config = _tiny_config()
+    genotype, model = eval_networks.build(config)
+    logger = logging.get_absl_logger()
+    before = logger.level
+    export_lib.export_model(model, genotype, config, tmp_path / "export", tflite=True)
+    assert logger.level == before
 
 
 def test_export_directory_holds_keras_file_and_genotype(exported):

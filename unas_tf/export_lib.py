@@ -16,6 +16,7 @@ write: an existing output is replaced only when it is empty or a previous export
 export_info.json), and never when it is, holds or lies inside the training workdir.
 """
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -142,13 +143,14 @@ def export_model(model, genotype, config, output, tflite=False):
         os.chmod(temporary, 0o777 & ~run_directory.current_umask())
         module = ServingModule(model, config.dataset, config.image_size)
         serving = module.serve.get_concrete_function()
-        tf.saved_model.save(module, temporary, signatures={"serving_default": serving})
-        model.save(os.path.join(temporary, KERAS_FILE))
-        genotypes.save(genotype, os.path.join(temporary, GENOTYPE_FILE))
-        if tflite:
-            converter = tf.lite.TFLiteConverter.from_saved_model(temporary)
-            with open(os.path.join(temporary, TFLITE_FILE), "wb") as file:
-                file.write(converter.convert())
+        with _absl_level_kept():
+            tf.saved_model.save(module, temporary, signatures={"serving_default": serving})
+            model.save(os.path.join(temporary, KERAS_FILE))
+            genotypes.save(genotype, os.path.join(temporary, GENOTYPE_FILE))
+            if tflite:
+                converter = tf.lite.TFLiteConverter.from_saved_model(temporary)
+                with open(os.path.join(temporary, TFLITE_FILE), "wb") as file:
+                    file.write(converter.convert())
         info = {
             "exported_by": "unas_tf",
             "genotype": config.genotype,
@@ -163,6 +165,22 @@ def export_model(model, genotype, config, output, tflite=False):
         raise
     logging.info("Exported the serving model to %s.", output)
     return output
+
+
+@contextlib.contextmanager
+def _absl_level_kept():
+    """Gives the absl logger back the level it had before the block.
+
+    `tf.saved_model.save` sets absl's verbosity to FATAL and back to the verbosity flag's value,
+    which leaves WARNING on a logger that had no level of its own: a notebook's or a test's INFO
+    lines (the progress lines) would vanish from then on.
+    """
+    logger = logging.get_absl_logger()
+    level = logger.level
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _exchange(first, second):

@@ -219,12 +219,19 @@ def one_line_errors(*errors):
     """Turns ValueError, OSError and `errors` raised in the block into one line and exit 1.
 
     ValueError is how the library reports bad input (config keys, paths, data sets not prepared,
-    busy workdirs); an OSError is named by its path.
+    busy workdirs); an OSError is named by its path. Running out of memory (TensorFlow's
+    ResourceExhaustedError, Python's MemoryError) is the input's size too: one line naming the
+    keys that set it. Anything else keeps its traceback: that is a bug to report.
     """
+    import tensorflow as tf  # every launcher has imported it by now
+
     try:
         yield
     except (ValueError, *errors) as error:
         _exit(error)
+    except (tf.errors.ResourceExhaustedError, MemoryError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        _exit(f"out of memory ({first_line}); lower config.batch_size or config.image_size")
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
         _exit(f"{where}{error.strerror or error}")

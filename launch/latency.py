@@ -18,7 +18,7 @@ import json
 from absl import app, flags
 
 from launch import common
-from unas_tf import eval_networks
+from unas_tf import eval_networks, retraining
 from unas_tf.latency import measure
 
 _CONFIG = common.define_config_file(
@@ -40,10 +40,8 @@ def run(config):
             "config.latency: missing; the preset needs a `latency` section (see "
             "configs/eval/proxyless_imagenet.py)"
         )
-    try:
-        genotype = eval_networks.config_genotype(config)
-    except ValueError as error:
-        raise ValueError(f"config.genotype={config.genotype!r}: {error}") from error
+    retraining.validate(config)  # every key of the eval preset, the genotype among them
+    genotype = eval_networks.config_genotype(config)
     network_config = config.copy_and_resolve_references()
     # Latency is that of inference: without a training-only auxiliary head (DARTS networks).
     with network_config.unlocked():

@@ -144,6 +144,8 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill_bit_for_bit(tmp_pat
         ("--config.temperature=0", "temperature"),
         ("--config.estimator=snas", "estimator"),
         ("--config.no_such_key=1", "no_such_key"),
+        ("--config.weight_lr=0", "weight_lr"),
+        ("--config.image_size=100000", "image_size"),
     ],
 )
 def test_bad_config_exits_non_zero_naming_the_key_and_writes_nothing(tmp_path, override, named):

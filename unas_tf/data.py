@@ -268,6 +268,45 @@ def eval_data(
     )
 
 
+class SplitSizes(NamedTuple):
+    """Examples of a data set's training and test splits (ImageNet's test: its validation)."""
+
+    train: int
+    test: int
+
+
+def split_sizes(name, data_dir=None):
+    """The `SplitSizes` of a data set, read without loading it; None if not known yet.
+
+    Config checks bound batch sizes and evaluation batches with them before any work. A
+    tensorflow-datasets set not prepared in `data_dir` gives None: the run itself then stops
+    with the command that prepares it.
+    """
+    if name == "digits":
+        training, test = _digits_counts()
+        return SplitSizes(len(training.labels), len(test.labels))
+    import tensorflow_datasets as tfds
+
+    test_split = "validation" if name == "imagenet2012" else "test"
+    try:
+        splits = tfds.builder(name, data_dir=data_dir).info.splits
+        return SplitSizes(splits["train"].num_examples, splits[test_split].num_examples)
+    except (KeyError, tfds.core.registered.DatasetNotFoundError):
+        return None
+
+
+def held_out_examples(num_training, val_fraction):
+    """How many of `num_training` examples a val part of `val_fraction` takes (`_split_off_val`)."""
+    return round(val_fraction * num_training)
+
+
+def in_memory_bytes(name, image_size):
+    """Bytes a data set keeps in memory at `image_size`: digits are resized whole, as float32."""
+    if name != "digits":
+        return 0  # CIFAR stays at 32x32 uint8 in memory (resized per batch); ImageNet streams
+    return sum(split_sizes(name)) * image_size * image_size * 3 * 4
+
+
 def _check_common_args(name, batch_size, image_size):
     if name not in KNOWN_DATASETS:
         raise ValueError(
@@ -318,7 +357,7 @@ def _split_off_val(name, training, seed, val_fraction):
         order = np.random.default_rng(seed).permutation(num_examples)
     else:
         order = np.arange(num_examples)
-    num_val = round(val_fraction * num_examples)
+    num_val = held_out_examples(num_examples, val_fraction)
     if not 0 < num_val < num_examples:
         # An empty split would make its infinite pipeline loop without producing a batch.
         raise ValueError(

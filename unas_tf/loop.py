@@ -27,6 +27,7 @@ latency the search may add the term lambda_lat(t) max(0, L_lat(z) - t_target) of
 (`config.latency`).
 """
 
+import math
 import os
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ from absl import logging
 
 from unas_tf import (
     adam,
+    config_checks,
     data,
     distributions,
     estimators,
@@ -61,39 +63,20 @@ PROGRESS_METRICS = (
 
 
 def validate(config):
-    """Rejects impossible settings, naming the key.
+    """Rejects impossible settings before any work, naming the key (`config_checks`).
+
+    Every key has a rule; the data set's size bounds the batch and the evaluation batches, and
+    memory the image size.
 
     Raises:
       ValueError: a key with an impossible value.
     """
-    known = estimators.known_names()
-    checks = [
-        ("batch_size", config.batch_size > 0, "a positive integer"),
-        ("lr_reference_batch_size", config.lr_reference_batch_size > 0, "a positive integer"),
-        ("epochs", config.epochs > 0, "a positive integer"),
-        ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
-        ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
-        ("temperature", config.temperature > 0, "> 0"),
-        ("gap_weight", config.gap_weight >= 0, ">= 0"),
-        (
-            "gap_form",
-            config.gap_form in objectives.GAP_FORMS,
-            f"one of {list(objectives.GAP_FORMS)}",
-        ),
-        ("arch_penalty_weight", config.arch_penalty_weight >= 0, ">= 0"),
-        (
-            "weight_sample",
-            config.weight_sample in trainer.WEIGHT_SAMPLES,
-            f"one of {list(trainer.WEIGHT_SAMPLES)}",
-        ),
-        ("estimator", config.estimator in known, f"one of {list(known)}"),
-        ("log_every", config.log_every > 0, "a positive integer"),
-        ("eval_batches", config.eval_batches > 0, "a positive integer"),
-        ("strategy", config.strategy in strategies.KNOWN, f"one of {list(strategies.KNOWN)}"),
-    ]
-    for key, valid, expected in checks:
-        if not valid:
-            raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
+    config_checks.check(config, _rules())
+    if config.warmup_epochs >= config.epochs:
+        raise ValueError(
+            f"config.warmup_epochs: expected fewer than config.epochs={config.epochs}, got "
+            f"{config.warmup_epochs}"
+        )
     batch, reference = config.batch_size, config.lr_reference_batch_size
     if config.scale_lr and batch % reference and reference % batch:
         raise ValueError(
@@ -105,8 +88,72 @@ def validate(config):
     space.validate_search(config)
     if space.measures_latency:
         search_term.validate(config)
+    _check_data_sizes(config)
     # SearchSettings checks objective and sampling by name.
     _settings(config)
+
+
+def _rules():
+    """The rule of every key a search reads itself (its space and latency term check theirs)."""
+    rules = config_checks
+    return {
+        "space": rules.TEXT,  # the registry names the spaces it has
+        "dataset": rules.one_of(data.KNOWN_DATASETS),
+        "data_dir": rules.TEXT,
+        "image_size": rules.POSITIVE_INT,
+        "batch_size": rules.POSITIVE_INT,
+        "lr_reference_batch_size": rules.POSITIVE_INT,
+        "scale_lr": rules.BOOLEAN,
+        "epochs": rules.POSITIVE_INT,
+        "warmup_epochs": rules.NON_NEGATIVE_INT,
+        "steps_per_epoch": rules.with_meaning(rules.NON_NEGATIVE_INT, "(0 = a full pass)"),
+        "weight_lr": rules.POSITIVE,
+        "weight_lr_final": rules.NON_NEGATIVE,
+        "arch_lr": rules.POSITIVE,
+        "arch_lr_final": rules.NON_NEGATIVE,
+        "weight_decay": rules.NON_NEGATIVE,
+        "arch_weight_decay": rules.NON_NEGATIVE,
+        "grad_clip_norm": rules.POSITIVE,
+        "temperature": rules.POSITIVE,
+        "objective": rules.one_of(trainer.OBJECTIVES),
+        "sampling": rules.one_of(trainer.SAMPLING),
+        "weight_sample": rules.one_of(trainer.WEIGHT_SAMPLES),
+        "gap_weight": rules.NON_NEGATIVE,
+        "gap_form": rules.one_of(objectives.GAP_FORMS),
+        "arch_penalty_weight": rules.NON_NEGATIVE,
+        "estimator": rules.one_of(estimators.known_names()),
+        "eval_batches": rules.POSITIVE_INT,
+        "log_every": rules.POSITIVE_INT,
+        "checkpoints_to_keep": rules.POSITIVE_INT,
+        "strategy": rules.one_of(strategies.KNOWN),
+        "seed": rules.NON_NEGATIVE_INT,
+        "deterministic": rules.BOOLEAN,
+    }
+
+
+def _check_data_sizes(config):
+    """The batch and the evaluation batches within the data set, the images within memory."""
+    config_checks.check_images_fit_memory(
+        config.batch_size,
+        config.image_size,
+        data.in_memory_bytes(config.dataset, config.image_size),
+    )
+    sizes = data.split_sizes(config.dataset, config.data_dir or None)
+    if sizes is None:
+        return  # not prepared: the search names the command that prepares it
+    num_val = data.held_out_examples(sizes.train, data.DEFAULT_VAL_FRACTION)
+    num_train = sizes.train - num_val
+    if config.batch_size > num_train:
+        raise ValueError(
+            f"config.batch_size: expected at most {num_train} (the search-train examples of "
+            f"{config.dataset}), got {config.batch_size}"
+        )
+    val_batches = math.ceil(num_val / config.batch_size)
+    if config.eval_batches > val_batches:
+        raise ValueError(
+            f"config.eval_batches: expected at most {val_batches} (one pass over the {num_val} "
+            f"search-val examples in batches of {config.batch_size}), got {config.eval_batches}"
+        )
 
 
 def _settings(config):

@@ -36,6 +36,7 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import (
+    config_checks,
     data,
     eval_networks,
     genotypes,
@@ -228,43 +229,82 @@ def drop_path_rate(final_rate, epoch, epochs):
 
 
 def validate(config):
-    """Rejects impossible settings, naming the key.
+    """Rejects impossible settings before any work, naming the key (`config_checks`).
+
+    Every key has a rule; the data set's size bounds the batch and memory the image size.
 
     Raises:
       ValueError: a key with an impossible value.
     """
-    checks = [
-        ("dataset", config.dataset in data.KNOWN_DATASETS, f"one of {list(data.KNOWN_DATASETS)}"),
-        ("batch_size", config.batch_size > 0, "a positive integer"),
-        ("epochs", config.epochs > 0, "a positive integer"),
-        ("warmup_epochs", 0 <= config.warmup_epochs < config.epochs, "0 <= warmup_epochs < epochs"),
-        ("steps_per_epoch", config.steps_per_epoch >= 0, ">= 0 (0 = a full pass)"),
-        ("lr", config.lr > 0, "> 0"),
-        ("lr_reference_batch_size", config.lr_reference_batch_size > 0, "a positive integer"),
-        ("momentum", 0 <= config.momentum < 1, "a value in [0, 1)"),
-        ("weight_decay", config.weight_decay >= 0, ">= 0"),
-        ("grad_clip_norm", config.grad_clip_norm > 0, "> 0"),
-        ("auxiliary_weight", config.auxiliary_weight >= 0, ">= 0"),
-        ("drop_path_rate", 0 <= config.drop_path_rate < 1, "a probability in [0, 1)"),
-        ("cutout", config.cutout >= 0, ">= 0 (0 = none)"),
-        ("label_smoothing", 0 <= config.label_smoothing < 1, "a value in [0, 1)"),
-        ("log_every", config.log_every > 0, "a positive integer"),
-        ("strategy", config.strategy in strategies.KNOWN, f"one of {list(strategies.KNOWN)}"),
-        ("checkpoints_to_keep", config.checkpoints_to_keep > 0, "a positive integer"),
-        ("image_size", config.image_size > 0, "a positive integer"),
-        (
-            "validation_fraction",
-            0 <= config.validation_fraction < 1,
-            "a fraction in [0, 1) (0 = retrain on the whole training split)",
-        ),
-    ]
-    for key, valid, expected in checks:
-        if not valid:
-            raise ValueError(f"config.{key}: expected {expected}, got {config[key]!r}")
+    config_checks.check(config, _rules())
+    if config.warmup_epochs >= config.epochs:
+        raise ValueError(
+            f"config.warmup_epochs: expected fewer than config.epochs={config.epochs}, got "
+            f"{config.warmup_epochs}"
+        )
     search_space_base.for_network(config.network).validate_network(config)
     if config.cutout and config.dataset == "imagenet2012":
         raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
+    _check_data_sizes(config)
     _config_genotype(config)  # before the data set is looked for, which may take long or fail
+
+
+def _rules():
+    """The rule of every key retraining reads itself (the network's space checks its own)."""
+    rules = config_checks
+    return {
+        "network": rules.TEXT,  # the registry names the networks it has
+        "genotype": rules.TEXT,
+        "num_classes": rules.POSITIVE_INT,
+        "dataset": rules.one_of(data.KNOWN_DATASETS),
+        "data_dir": rules.TEXT,
+        "image_size": rules.POSITIVE_INT,
+        "batch_size": rules.POSITIVE_INT,
+        "lr_reference_batch_size": rules.POSITIVE_INT,
+        "epochs": rules.POSITIVE_INT,
+        "warmup_epochs": rules.NON_NEGATIVE_INT,
+        "steps_per_epoch": rules.with_meaning(rules.NON_NEGATIVE_INT, "(0 = a full pass)"),
+        "lr": rules.POSITIVE,
+        "momentum": rules.FRACTION,
+        "weight_decay": rules.NON_NEGATIVE,
+        "grad_clip_norm": rules.POSITIVE,
+        "auxiliary_weight": rules.NON_NEGATIVE,
+        "drop_path_rate": rules.with_meaning(rules.FRACTION, "(a probability)"),
+        "cutout": rules.with_meaning(rules.NON_NEGATIVE_INT, "(0 = none)"),
+        "label_smoothing": rules.FRACTION,
+        "validation_fraction": rules.with_meaning(
+            rules.FRACTION, "(0 = retrain on the whole training split)"
+        ),
+        "log_every": rules.POSITIVE_INT,
+        "checkpoints_to_keep": rules.POSITIVE_INT,
+        "strategy": rules.one_of(strategies.KNOWN),
+        "seed": rules.NON_NEGATIVE_INT,
+        "deterministic": rules.BOOLEAN,
+        "export": rules.BOOLEAN,
+    }
+
+
+def _check_data_sizes(config):
+    """The batch within the training examples left after the held-out part, images in memory."""
+    config_checks.check_images_fit_memory(
+        config.batch_size,
+        config.image_size,
+        data.in_memory_bytes(config.dataset, config.image_size),
+    )
+    sizes = data.split_sizes(config.dataset, config.data_dir or None)
+    if sizes is None:
+        return  # not prepared: the run names the command that prepares it
+    held_out = data.held_out_examples(sizes.train, config.validation_fraction)
+    if config.validation_fraction and not 0 < held_out < sizes.train:
+        raise ValueError(
+            f"config.validation_fraction: expected a fraction holding out at least one of the "
+            f"{sizes.train} training examples and keeping one, got {config.validation_fraction}"
+        )
+    if config.batch_size > sizes.train - held_out:
+        raise ValueError(
+            f"config.batch_size: expected at most {sizes.train - held_out} (the training "
+            f"examples of {config.dataset} retraining uses), got {config.batch_size}"
+        )
 
 
 def model_variables(model):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from unas_tf import genotypes
+from unas_tf import config_checks, genotypes
 
 # Defaults of `LatencyMeter`; configs override them (configs/eval/proxyless_imagenet.py).
 DEFAULT_BATCH_SIZE = 32
@@ -231,6 +231,18 @@ def meter_from_config(config, build_model):
     return LatencyMeter(build_model, **settings_from_config(config))
 
 
+# The rules of the `latency` keys a meter reads (`settings_from_config`).
+METER_RULES = {
+    "batch_size": config_checks.POSITIVE_INT,
+    "warmup_runs": config_checks.POSITIVE_INT,
+    "repeats": config_checks.POSITIVE_INT,
+    "runs_per_repeat": config_checks.POSITIVE_INT,
+    "clock": config_checks.one_of(sorted(CLOCKS)),
+    "jit_compile": config_checks.BOOLEAN,
+    "device": config_checks.with_meaning(config_checks.TEXT, "('' for the default device)"),
+}
+
+
 def settings_from_config(config):
     """Returns the `LatencyMeter` keyword arguments of a config's `latency` fields, checked.
 
@@ -238,18 +250,13 @@ def settings_from_config(config):
       ValueError: a field is invalid; the message names it as `config.latency.FIELD`.
     """
     latency = config.latency
-    settings = {
-        name: latency[name] for name in ("batch_size", "warmup_runs", "repeats", "runs_per_repeat")
-    }
-    for name, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"config.latency.{name}: expected a positive integer, got {value!r}")
-    clock = latency.clock
-    if clock not in CLOCKS:
-        raise ValueError(f"config.latency.clock: expected one of {sorted(CLOCKS)}, got {clock!r}")
+    config_checks.check(latency, METER_RULES, prefix="config.latency.")
     return {
-        **settings,
-        "jit_compile": bool(latency.jit_compile),
-        "clock": clock,
+        **{
+            name: latency[name]
+            for name in ("batch_size", "warmup_runs", "repeats", "runs_per_repeat")
+        },
+        "jit_compile": latency.jit_compile,
+        "clock": latency.clock,
         "device": latency.device or None,
     }

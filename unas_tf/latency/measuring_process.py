@@ -25,7 +25,7 @@ import weakref
 import tensorflow as tf
 
 import unas_tf
-from unas_tf import genotypes
+from unas_tf import config_checks, genotypes
 from unas_tf.latency import measure
 from unas_tf.search_spaces import proxyless
 
@@ -116,6 +116,18 @@ class MeasuringProcess(measure.LatencyMeter):
         self._process = self._finalizer = None
 
 
+# The rules of the `latency` keys that say where and at what size a search measures.
+PROCESS_RULES = {
+    "image_size": config_checks.with_meaning(
+        config_checks.NON_NEGATIVE_INT, "(0 = the search's image size)"
+    ),
+    "intra_op_threads": config_checks.with_meaning(
+        config_checks.NON_NEGATIVE_INT, "(0 = TensorFlow's default)"
+    ),
+    "separate_process": config_checks.BOOLEAN,
+}
+
+
 def search_meter(config, num_classes):
     """Returns the latency meter of a ProxylessNAS search (or of re-measuring its result).
 
@@ -129,21 +141,15 @@ def search_meter(config, num_classes):
     """
     latency = config.latency
     settings = measure.settings_from_config(config)
+    config_checks.check(latency, PROCESS_RULES, prefix="config.latency.")
     image_size = latency.image_size or config.image_size
     threads = latency.intra_op_threads
     separate = latency.separate_process
-    checks = [
-        ("image_size", isinstance(image_size, int) and image_size > 0, "an integer >= 0"),
-        ("intra_op_threads", isinstance(threads, int) and threads >= 0, "an integer >= 0"),
-        (
-            "intra_op_threads",
-            separate or not threads,
-            "0 unless separate_process=True (the search process's threads are its own)",
-        ),
-    ]
-    for key, valid, expected in checks:
-        if not valid:
-            raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
+    if threads and not separate:
+        raise ValueError(
+            "config.latency.intra_op_threads: expected 0 unless separate_process=True (the "
+            f"search process's threads are its own), got {threads!r}"
+        )
     network = {
         "num_classes": num_classes,
         "width_multiplier": config.width_multiplier,

@@ -16,7 +16,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import genotypes, run_directory
+from unas_tf import config_checks, genotypes, run_directory
 from unas_tf.latency import measure, measuring_process
 from unas_tf.latency import objective as latency_objective
 from unas_tf.latency import surrogate as latency_surrogate
@@ -24,6 +24,18 @@ from unas_tf.latency import surrogate as latency_surrogate
 FILE = "latency_measurements.json"
 # Stream of the stateless seeds of the latency architectures, apart from the step's own.
 _SEED_STREAM = 1
+
+
+# The rules of the `latency` keys of the search's latency term (the meter checks its own).
+RULES = {
+    "target_ms": config_checks.with_meaning(config_checks.POSITIVE, "(milliseconds)"),
+    "weight": config_checks.NON_NEGATIVE,
+    "estimator": config_checks.one_of(latency_objective.ESTIMATORS),
+    "holdout_fraction": config_checks.FRACTION,
+    "surrogate_architectures": config_checks.POSITIVE_INT,
+    "l2": config_checks.POSITIVE,
+    "refit_every_epoch": config_checks.BOOLEAN,
+}
 
 
 def validate(config):
@@ -38,24 +50,16 @@ def validate(config):
             "configs/search/proxyless_digits.py)"
         )
     latency = config.latency
+    config_checks.check(latency, RULES, prefix="config.latency.")
     surrogate_left = latency.surrogate_architectures - math.floor(
         latency.surrogate_architectures * latency.holdout_fraction
     )
     checks = [
-        ("target_ms", latency.target_ms > 0, "a positive target latency in milliseconds"),
-        ("weight", latency.weight >= 0, ">= 0"),
-        (
-            "estimator",
-            latency.estimator in latency_objective.ESTIMATORS,
-            f"one of {list(latency_objective.ESTIMATORS)}",
-        ),
-        ("holdout_fraction", 0 <= latency.holdout_fraction < 1, "0 <= holdout_fraction < 1"),
         (
             "surrogate_architectures",
             surrogate_left >= 2,
             "at least 2 architectures left to fit after holding out holdout_fraction",
         ),
-        ("l2", latency.l2 > 0, "> 0"),
         (
             "batch_size",
             latency.batch_size <= config.batch_size,

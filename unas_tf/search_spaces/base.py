@@ -11,6 +11,8 @@ import abc
 import importlib
 from typing import ClassVar
 
+from unas_tf import config_checks
+
 # The modules of the spaces that come with the library, imported on the first look-up so that
 # importing this module (as genotypes.py does) imports no network code.
 _BUILT_IN = ("unas_tf.search_spaces.darts", "unas_tf.search_spaces.proxyless")
@@ -28,12 +30,16 @@ class SearchSpace(abc.ABC):
     networks: ClassVar[tuple[str, ...]]
     # Whether searches in this space may add the measured-latency term (`config.latency`).
     measures_latency: ClassVar[bool] = False
+    # {key: config_checks.Rule} of the search-config and eval-config keys the space reads;
+    # `validate_search` and `validate_network` check them (subclasses add cross-key checks).
+    search_rules: ClassVar[dict] = {}
+    network_rules: ClassVar[dict] = {}
 
     # --- the search ---------------------------------------------------------------------------
 
     def validate_search(self, config):
         """Raises a ValueError naming the key for a search setting this space cannot take."""
-        del config
+        config_checks.check(config, self.search_rules)
 
     @abc.abstractmethod
     def ops(self, config):
@@ -86,7 +92,7 @@ class SearchSpace(abc.ABC):
 
     def validate_network(self, config):
         """Raises a ValueError naming the key for an eval-config network setting it cannot take."""
-        del config
+        config_checks.check(config, self.network_rules)
 
     @abc.abstractmethod
     def build_network(self, genotype, config):

@@ -6,7 +6,7 @@ in `darts_networks`, the supernet in `darts_supernet`, the genotype type in `gen
 
 import tensorflow as tf
 
-from unas_tf import genotypes, summaries
+from unas_tf import config_checks, genotypes, summaries
 from unas_tf.search_spaces import base, darts_networks, darts_supernet
 
 
@@ -18,20 +18,28 @@ class DartsSpace(base.SearchSpace):
     networks = ("cifar", "imagenet")
     _BUILDERS = {"cifar": darts_networks.cifar_network, "imagenet": darts_networks.imagenet_network}
 
-    def validate_search(self, config):
-        _check_shape(config)
-        if not 1 <= config.num_ops <= len(genotypes.DARTS_OPS):
-            raise ValueError(
-                f"config.num_ops: expected 1..{len(genotypes.DARTS_OPS)}, got {config.num_ops!r}"
-            )
-
-    def validate_network(self, config):
-        _check_shape(config)
-        if not 0 <= config.random_ops <= len(genotypes.DARTS_OPS):
-            raise ValueError(
-                f"config.random_ops: expected 0 (all) .. {len(genotypes.DARTS_OPS)}, got "
-                f"{config.random_ops!r}"
-            )
+    search_rules = {
+        "layers": config_checks.POSITIVE_INT,
+        "init_channels": config_checks.POSITIVE_INT,
+        "num_ops": config_checks.Rule(
+            lambda value: (
+                config_checks.POSITIVE_INT.holds(value) and value <= len(genotypes.DARTS_OPS)
+            ),
+            f"1..{len(genotypes.DARTS_OPS)}",
+        ),
+        "stem": config_checks.one_of(darts_networks.Stem.KINDS),
+    }
+    network_rules = {
+        "layers": config_checks.POSITIVE_INT,
+        "init_channels": config_checks.POSITIVE_INT,
+        "random_ops": config_checks.Rule(
+            lambda value: (
+                config_checks.NON_NEGATIVE_INT.holds(value) and value <= len(genotypes.DARTS_OPS)
+            ),
+            f"0 (all) .. {len(genotypes.DARTS_OPS)}",
+        ),
+        "auxiliary": config_checks.BOOLEAN,
+    }
 
     def ops(self, config):
         return genotypes.DARTS_OPS[: config.num_ops]
@@ -105,9 +113,3 @@ class DartsSpace(base.SearchSpace):
 
     def draw(self, genotype, path):
         genotypes.draw_darts(genotype, path)
-
-
-def _check_shape(config):
-    for key in ("layers", "init_channels"):
-        if not config[key] > 0:
-            raise ValueError(f"config.{key}: expected a positive integer, got {config[key]!r}")

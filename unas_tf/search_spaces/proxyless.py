@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from unas_tf import genotypes, summaries
+from unas_tf import config_checks, genotypes, summaries
 from unas_tf.search_spaces import base, ops
 
 # The ProxylessNAS-GPU backbone (published.json, key `proxyless_network`).
@@ -751,16 +751,15 @@ class ProxylessSpace(base.SearchSpace):
     networks = ("proxyless",)
     measures_latency = True
 
-    def validate_search(self, config):
-        _check_width(config)
-
-    def validate_network(self, config):
-        _check_width(config)
-        if not 0 <= config.dropout_rate < 1:
-            raise ValueError(
-                f"config.dropout_rate: expected a probability in [0, 1), got "
-                f"{config.dropout_rate!r}"
-            )
+    search_rules = {
+        "width_multiplier": config_checks.POSITIVE,
+        "skip_dropout_rate": config_checks.FRACTION,
+        "zero_init_residual": config_checks.BOOLEAN,
+    }
+    network_rules = {
+        "width_multiplier": config_checks.POSITIVE,
+        "dropout_rate": config_checks.with_meaning(config_checks.FRACTION, "(a probability)"),
+    }
 
     def ops(self, config):
         return genotypes.PROXYLESS_OPS
@@ -826,8 +825,3 @@ class ProxylessSpace(base.SearchSpace):
 
     def draw(self, genotype, path):
         draw_genotype(genotype, path)
-
-
-def _check_width(config):
-    if not config.width_multiplier > 0:
-        raise ValueError(f"config.width_multiplier: expected > 0, got {config.width_multiplier!r}")

@@ -27,8 +27,11 @@ def main(argv):
     with common.stop_on_signals(common.resumes_from(workdir)):
         with common.one_line_errors(runs.Diverged):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
+            # Process-wide settings, so the launcher's own: the library leaves them alone. Not
+            # where latency is measured, with TF's own threading and graph passes.
             if not search_space_base.of_config(config).measures_latency:
-                runtime.spread_ops_over_cores()  # latency is measured with TF's own threading
+                runtime.spread_ops_over_cores()
+                runtime.lighten_graph_optimisation()
             genotype = loop.run_search(config, workdir)
     print(f"Searched architecture written to {workdir}/genotype.json")
     print("\n".join(search_space_base.get(genotype.space).describe(genotype)))

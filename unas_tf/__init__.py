@@ -15,7 +15,10 @@ that needs it. Launchers, tests and benchmarks hide TensorFlow's start-up notice
 
 `search`, `retrain` and `export` print the launchers' progress lines on standard error while
 they run; `show_progress=False`, or an absl verbosity of the caller's own (e.g.
-`absl.logging.set_verbosity(absl.logging.WARNING)`), silences them.
+`absl.logging.set_verbosity(absl.logging.WARNING)`), silences them. They leave TensorFlow's
+process-wide settings alone; `launch.search` tunes them for a CPU search at its start-up, and a
+notebook opts in the same way before any TensorFlow work: `runtime.spread_ops_over_cores()` and
+`runtime.lighten_graph_optimisation()` (from `unas_tf`), for every later graph of the process.
 
 `search`, `retrain` and `export` are what the launchers `launch.search`, `launch.train` and
 `launch.export` call. No submodule shares a name with them: importing `unas_tf.NAME` sets the

@@ -44,7 +44,6 @@ from unas_tf import (
     genotypes,
     objectives,
     runs,
-    runtime,
     strategies,
     summaries,
     trainer,
@@ -245,8 +244,6 @@ def _search(run):
         search=(config.epochs - config.warmup_epochs) * steps_per_epoch,
     )
     space = search_space_base.of_config(config)
-    if not space.measures_latency:  # else latency may be measured in this process
-        runtime.lighten_graph_optimisation()
     run.save_config()
     latency = None
     if space.measures_latency:

@@ -48,12 +48,13 @@ def test_step_clock_leaves_out_each_phase_first_step_and_the_first_epoch_work():
     fake.now += 30.0  # builds the evaluation graph: not counted
     clock.epoch_work_ended()
     assert _step(clock, fake, "search step", 90.0)  # a second graph
+    assert clock.rate() == pytest.approx(2 / 2.0)  # none of its own yet: the warm-up's
     assert not _step(clock, fake, "search step", 2.0)
     clock.epoch_work_started()
-    fake.now += 2.0  # a steady epoch's work counts
+    fake.now += 2.0  # a steady epoch's work counts, in its phase
     clock.epoch_work_ended()
-    assert clock.rate() == pytest.approx(3 / 6.0)
-    assert clock.eta(4) == pytest.approx(8.0)
+    assert clock.rate() == pytest.approx(1 / 4.0)  # the search steps' own rate
+    assert clock.eta(4) == pytest.approx(16.0)
 
 
 def _run_python(code):

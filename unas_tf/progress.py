@@ -3,7 +3,9 @@
 A run's first step of each kind builds and optimises its TensorFlow graph, which takes 30 s to
 several minutes on a small CPU, many times a steady step; an ETA from the mean over all steps
 would read several times too long at first. `StepClock` therefore leaves out each step that
-built a graph, and the first epoch's work (it builds the evaluation graph).
+built a graph, and the first epoch's work (it builds the evaluation graph). Its rate is that of
+the current kind of step: a search's architecture steps take several times a warm-up step, and
+the steps left are of the current kind or a later one.
 
 Progress lines are absl INFO records. The launchers show them (`show_lines`, from their
 start-up); a notebook or a script calling the Python API sees none by default, since absl
@@ -37,22 +39,23 @@ class StepClock:
     Call `step_started(phase)` before a step and `step_ended()` after it; `epoch_work_*` around
     an epoch's work. A phase (e.g. "warm-up step", "search step") builds its graph on its first
     step in this process: that step's time counts nowhere, and neither does the first epoch
-    work's. Everything else, epoch work and checkpoints included, counts towards the rate.
+    work's. Everything else, epoch work and checkpoints included, counts towards the rate of
+    the phase it ran in; `rate` is the current phase's, or all phases' before it has one.
     """
 
     def __init__(self, clock=time.perf_counter):
         self._clock = clock
-        self._built = set()
-        self._steady_steps = 0
-        self._steady_seconds = 0.0
+        self._phase = None
+        self._steady = {}  # phase -> [steady steps, their seconds and epoch work's]
         self._started = None
         self._counted = True
         self._epoch_work_seen = False
 
     def step_started(self, phase):
         """Marks a step's start; returns True if this step builds `phase`'s graph first."""
-        builds = phase not in self._built
-        self._built.add(phase)
+        builds = phase not in self._steady
+        self._steady.setdefault(phase, [0, 0.0])
+        self._phase = phase
         self._counted = not builds
         self._started = self._clock()
         return builds
@@ -60,8 +63,9 @@ class StepClock:
     def step_ended(self):
         """Marks the end of the step started last."""
         if self._counted:
-            self._steady_steps += 1
-            self._steady_seconds += self._clock() - self._started
+            steady = self._steady[self._phase]
+            steady[0] += 1
+            steady[1] += self._clock() - self._started
 
     def epoch_work_started(self):
         """Marks the start of an epoch's work (evaluation, checkpoint)."""
@@ -70,14 +74,17 @@ class StepClock:
     def epoch_work_ended(self):
         """Marks its end; the first epoch work in this process builds graphs and counts not."""
         if self._epoch_work_seen:
-            self._steady_seconds += self._clock() - self._started
+            self._steady[self._phase][1] += self._clock() - self._started
         self._epoch_work_seen = True
 
     def rate(self):
         """Steady steps per second, or None before the first steady step."""
-        if not self._steady_steps or self._steady_seconds <= 0.0:
+        steps, seconds = self._steady.get(self._phase, (0, 0.0))
+        if not steps and self._steady:  # the phase has only built its graph: all phases
+            steps, seconds = (sum(column) for column in zip(*self._steady.values(), strict=True))
+        if not steps or seconds <= 0.0:
             return None
-        return self._steady_steps / self._steady_seconds
+        return steps / seconds
 
     def eta(self, remaining_steps):
         """Seconds for `remaining_steps` more at the steady rate, or None before it is known."""

@@ -33,6 +33,7 @@ def main(argv):
                 _WORKDIR.value, _OUTPUT.value, tflite=_TFLITE.value
             )
     print(f"SavedModel written to {output} in {time.perf_counter() - start:.0f} s")
+    common.end_process()
 
 
 if __name__ == "__main__":

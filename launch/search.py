@@ -35,6 +35,7 @@ def main(argv):
             genotype = loop.run_search(config, workdir)
     print(f"Searched architecture written to {workdir}/genotype.json")
     print("\n".join(search_space_base.get(genotype.space).describe(genotype)))
+    common.end_process()
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ def _run_one(config, workdir, name):
         f"trial {trial.name}: test top-1 {record['test_accuracy']:.4f}, {record['params']:,} "
         f"params; record in {os.path.join(directory, study.TRIAL_FILE)}"
     )
+    common.end_process()
 
 
 def _visible_gpus():

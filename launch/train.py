@@ -48,6 +48,7 @@ def main(argv):
     print(f"Metrics written to {os.path.join(workdir, retraining.METRICS_FILE)}")
     if exported:
         print(f"SavedModel written to {exported}")
+    common.end_process()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,23 @@ def check(config, rules, prefix="config."):
             raise ValueError(f"{prefix}{key}: expected {rule.expected}, got {value!r}")
 
 
+def data_sizes(config):
+    """Checks that a run's data and first batch fit in memory; returns the data set's sizes.
+
+    Returns:
+      `data.SplitSizes`, or None for a tensorflow-datasets set not prepared yet (the run then
+      stops with the command that prepares it).
+    """
+    from unas_tf import data  # imports TensorFlow: only once a run's config is checked
+
+    check_images_fit_memory(
+        config.batch_size,
+        config.image_size,
+        data.in_memory_bytes(config.dataset, config.image_size),
+    )
+    return data.split_sizes(config.dataset, config.data_dir or None)
+
+
 def available_memory_bytes():
     """The memory this process may still take: MemAvailable on Linux, else physical memory."""
     try:

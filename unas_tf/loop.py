@@ -132,14 +132,9 @@ def _rules():
 
 def _check_data_sizes(config):
     """The batch and the evaluation batches within the data set, the images within memory."""
-    config_checks.check_images_fit_memory(
-        config.batch_size,
-        config.image_size,
-        data.in_memory_bytes(config.dataset, config.image_size),
-    )
-    sizes = data.split_sizes(config.dataset, config.data_dir or None)
+    sizes = config_checks.data_sizes(config)
     if sizes is None:
-        return  # not prepared: the search names the command that prepares it
+        return
     num_val = data.held_out_examples(sizes.train, data.DEFAULT_VAL_FRACTION)
     num_train = sizes.train - num_val
     if config.batch_size > num_train:

@@ -286,14 +286,9 @@ def _rules():
 
 def _check_data_sizes(config):
     """The batch within the training examples left after the held-out part, images in memory."""
-    config_checks.check_images_fit_memory(
-        config.batch_size,
-        config.image_size,
-        data.in_memory_bytes(config.dataset, config.image_size),
-    )
-    sizes = data.split_sizes(config.dataset, config.data_dir or None)
+    sizes = config_checks.data_sizes(config)
     if sizes is None:
-        return  # not prepared: the run names the command that prepares it
+        return
     held_out = data.held_out_examples(sizes.train, config.validation_fraction)
     if config.validation_fraction and not 0 < held_out < sizes.train:
         raise ValueError(

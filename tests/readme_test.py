@@ -65,3 +65,21 @@ def test_python_example_builds_valid_configs_and_chains_its_paths(tmp_path, monk
     exec(_python_example().replace("/tmp/unas_nb", str(tmp_path)), {})
     assert calls["train"] == (calls["search"], str(tmp_path / "train"))
     assert calls["export"] == (str(tmp_path / "train"), str(tmp_path / "export"))
+
+
+def test_serving_example_runs_on_an_export(tmp_path):
+    """The README's snippet that serves a SavedModel without this library, on a tiny export."""
+    from configs.eval import digits
+    from unas_tf import eval_networks, export_lib
+
+    config = digits.get_config()
+    config.update(dict(image_size=8, init_channels=4, layers=3, auxiliary=False))
+    genotype, model = eval_networks.build(config)
+    export_lib.export_model(model, genotype, config, tmp_path / "export")
+    section = (ROOT / "README.md").read_text().split("alone serves it, without this library:", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    assert '"/tmp/digits_export"' in snippet
+    namespace = {}
+    exec(snippet.replace("/tmp/digits_export", str(tmp_path / "export")), namespace)
+    assert namespace["outputs"]["probabilities"].shape == (2, 10)
+    assert namespace["outputs"]["logits"].shape == (2, 10)

@@ -38,7 +38,7 @@ from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes  # noqa: E402
 from unas_tf.latency import measure, surrogate  # noqa: E402
-from unas_tf.search_spaces import proxyless  # noqa: E402
+from unas_tf.search_spaces.proxyless import networks as proxyless_networks  # noqa: E402
 
 NUM_CLASSES = 1000
 
@@ -76,7 +76,7 @@ def main(argv):
     if _THREADS.value:
         tf.config.threading.set_intra_op_parallelism_threads(_THREADS.value)
     build = functools.partial(
-        proxyless.proxyless_network,
+        proxyless_networks.proxyless_network,
         num_classes=NUM_CLASSES,
         width_multiplier=_WIDTH.value,
         image_size=_IMAGE_SIZE.value,

@@ -43,8 +43,10 @@ import op_profile  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from unas_tf import adam, distributions, estimators, genotypes, trainer  # noqa: E402
-from unas_tf.search_spaces import darts_supernet  # noqa: E402
+from unas_tf import adam, distributions, estimators, trainer  # noqa: E402
+from unas_tf.search_spaces.darts import genotype as darts_genotype  # noqa: E402
+from unas_tf.search_spaces.darts import penalty as darts_penalty  # noqa: E402
+from unas_tf.search_spaces.darts import supernet as darts_supernet  # noqa: E402
 
 NUM_CLASSES = 10
 
@@ -82,7 +84,7 @@ def _batch(seed):
 def _search_step(train, weight_sample):
     """A REBAR search on its own supernet; returns its traced step function."""
     supernet = darts_supernet.Supernet(NUM_CLASSES, _CHANNELS.value, _LAYERS.value)
-    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(7))
+    distribution = distributions.ArchitectureDistribution(darts_genotype.darts_choice_shapes(7))
     supernet(train["image"][:1], distribution.sample(1, seed=0))
     # The search presets' Adams (App. A.2); their weight decay is the settings' L2 term.
     weight_optimizer = adam.Adam(6e-4)
@@ -105,6 +107,7 @@ def _search_step(train, weight_sample):
             arch_weight_decay=1e-6,
         ),
         seed=0,
+        architecture_penalty=darts_penalty.architecture_penalty,
     )
     return search.step_function(True)
 

@@ -29,8 +29,10 @@ runtime.import_tensorflow_quietly()  # before anything else imports TensorFlow
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from unas_tf import distributions, genotypes  # noqa: E402
-from unas_tf.search_spaces import darts_networks, darts_supernet  # noqa: E402
+from unas_tf import distributions  # noqa: E402
+from unas_tf.search_spaces.darts import genotype as darts_genotype  # noqa: E402
+from unas_tf.search_spaces.darts import networks as darts_networks  # noqa: E402
+from unas_tf.search_spaces.darts import supernet as darts_supernet  # noqa: E402
 
 SIZES = {
     # The paper's CIFAR search network (App. A.2), and a small one for quick comparisons.
@@ -84,9 +86,11 @@ def run(size, steps, workloads=WORKLOADS):
     batch, image_size = size["batch_size"], size["image_size"]
     images = tf.random.stateless_normal([batch, image_size, image_size, 3], seed=[0, 0])
     labels = tf.random.stateless_uniform([batch], [0, 1], maxval=NUM_CLASSES, dtype=tf.int32)
-    genotype = genotypes.random_darts(0)
-    one_hot = {k: tf.constant(v[None]) for k, v in genotypes.darts_to_one_hot(genotype).items()}
-    shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
+    genotype = darts_genotype.random_darts(0)
+    one_hot = {
+        k: tf.constant(v[None]) for k, v in darts_genotype.darts_to_one_hot(genotype).items()
+    }
+    shapes = darts_genotype.darts_choice_shapes(len(darts_genotype.DARTS_OPS))
     relaxed = distributions.sample_relaxed(
         {k: tf.zeros(s) for k, s in shapes.items()}, seed=0, sample_shape=[batch]
     )

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from unas_tf import model_size
-from unas_tf.search_spaces import darts_networks
+from unas_tf.search_spaces.darts import networks as darts_networks
 
 # Genotypes are duck-typed; these stand in for unas_tf.genotypes, which is tested on its own.
 Node = collections.namedtuple("Node", ["inputs", "ops"])

@@ -5,7 +5,11 @@ import pytest
 import tensorflow as tf
 
 from unas_tf import distributions, genotypes
-from unas_tf.search_spaces import darts_networks, darts_supernet, ops
+from unas_tf.search_spaces import primitives
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import networks as darts_networks
+from unas_tf.search_spaces.darts import ops
+from unas_tf.search_spaces.darts import supernet as darts_supernet
 
 CHANNELS, LAYERS, CLASSES, BATCH = 4, 3, 5, 2
 # Per stem: the child network builder, C, image size.
@@ -46,7 +50,7 @@ def _child_with_supernet_weights(supernet, genotype, stem="cifar"):
                     )
                     if size != target
                 )
-                source = ops.group_member(source, groups, member, axis)
+                source = primitives.group_member(source, groups, member, axis)
             variable.assign(source)
 
     # The stems are the same layer class, affine in both: weights pair up in order.
@@ -74,7 +78,7 @@ def _child_with_supernet_weights(supernet, genotype, stem="cifar"):
 def _built_supernet(stem):
     _, channels, size = NETWORKS[stem]
     network = darts_supernet.Supernet(CLASSES, channels, LAYERS, stem=stem)
-    one_hot = genotypes.darts_to_one_hot(genotypes.random_darts(0))
+    one_hot = darts_genotype.darts_to_one_hot(darts_genotype.random_darts(0))
     network(_images(0, size), _shared(one_hot), training=False)
     return network
 
@@ -88,11 +92,11 @@ def supernet():
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("one_hot", [False, True])
 def test_one_hot_shared_sample_equals_child_network(supernet, name, training, one_hot):
-    genotype = genotypes.random_darts(1) if name.startswith("random") else genotypes.load(name)
+    genotype = darts_genotype.random_darts(1) if name.startswith("random") else genotypes.load(name)
     child = _child_with_supernet_weights(supernet, genotype)
     images = _images(2, 32)
     expected = child(images, training=training)["logits"]
-    sample = _shared(genotypes.darts_to_one_hot(genotype))
+    sample = _shared(darts_genotype.darts_to_one_hot(genotype))
     actual = supernet(images, sample, training=training, one_hot=one_hot)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
@@ -103,13 +107,13 @@ def test_imagenet_stems_match_the_mobile_child_network():
     child = _child_with_supernet_weights(supernet, genotype, stem="imagenet")
     images = _images(3, 64)
     expected = child(images, training=False)["logits"]
-    actual = supernet(images, _shared(genotypes.darts_to_one_hot(genotype)), training=False)
+    actual = supernet(images, _shared(darts_genotype.darts_to_one_hot(genotype)), training=False)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
 def test_per_example_samples_run_each_example_through_its_own_architecture(supernet):
-    architectures = [genotypes.random_darts(seed) for seed in (4, 5)]
-    one_hots = [genotypes.darts_to_one_hot(genotype) for genotype in architectures]
+    architectures = [darts_genotype.random_darts(seed) for seed in (4, 5)]
+    one_hots = [darts_genotype.darts_to_one_hot(genotype) for genotype in architectures]
     per_example = {key: tf.constant(np.stack([o[key] for o in one_hots])) for key in one_hots[0]}
     images = _images(6, 32)
     actual = supernet(images, per_example, training=False)
@@ -151,7 +155,7 @@ def _selected_edges(one_hots, kinds):
     edges = set()
     for one_hot in one_hots:
         for kind in kinds:
-            for node in range(genotypes.NUM_NODES):
+            for node in range(darts_genotype.NUM_NODES):
                 inputs = one_hot[f"{kind}/inputs_{node}"].argmax(-1)
                 ops_ = one_hot[f"{kind}/ops"][node].argmax(-1)
                 edges.update(
@@ -171,7 +175,9 @@ def _layer_of(kind, node, state):
 def test_only_selected_edge_ops_run():
     supernet = _built_supernet("cifar")
     calls = _record_op_calls(supernet)
-    one_hots = [genotypes.darts_to_one_hot(genotypes.random_darts(seed)) for seed in (7, 8)]
+    one_hots = [
+        darts_genotype.darts_to_one_hot(darts_genotype.random_darts(seed)) for seed in (7, 8)
+    ]
     kinds = {"reduce" if cell.reduction else "normal" for cell in supernet.cells}
     cells_of = {
         kind: sum(c.reduction == (kind == "reduce") for c in supernet.cells) for kind in kinds
@@ -199,7 +205,7 @@ def test_only_selected_edge_ops_run():
 
 
 def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
-    shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
+    shapes = darts_genotype.darts_choice_shapes(len(darts_genotype.DARTS_OPS))
     rng = np.random.default_rng(10)
     sample = {}
     for key, shape in shapes.items():
@@ -229,7 +235,7 @@ def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
 
 
 def test_dense_path_equals_the_skipping_path_when_nothing_is_skipped(supernet):
-    shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
+    shapes = darts_genotype.darts_choice_shapes(len(darts_genotype.DARTS_OPS))
     logits = {key: tf.random.stateless_normal(shape, seed=[12, 0]) for key, shape in shapes.items()}
     relaxed = distributions.sample_relaxed(logits, seed=13, sample_shape=[BATCH])
     images = _images(14, 32)
@@ -293,17 +299,21 @@ def test_build_from_the_image_shape_makes_every_weight_of_a_call_without_warning
     stem, recwarn, caplog
 ):
     _, channels, size = NETWORKS[stem]
-    sample = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(2)).sample(
+    sample = distributions.ArchitectureDistribution(darts_genotype.darts_choice_shapes(2)).sample(
         1, seed=0
     )
 
     def weights(supernet):
         return [(w.path.split("/", 1)[1], w.shape) for w in supernet.weights]
 
-    called = darts_supernet.Supernet(CLASSES, channels, LAYERS, genotypes.DARTS_OPS[:2], stem=stem)
+    called = darts_supernet.Supernet(
+        CLASSES, channels, LAYERS, darts_genotype.DARTS_OPS[:2], stem=stem
+    )
     with caplog.at_level("WARNING", logger="tensorflow"):
         called(_images(0, size), sample)  # eager, as the search builds its supernet
-    built = darts_supernet.Supernet(CLASSES, channels, LAYERS, genotypes.DARTS_OPS[:2], stem=stem)
+    built = darts_supernet.Supernet(
+        CLASSES, channels, LAYERS, darts_genotype.DARTS_OPS[:2], stem=stem
+    )
     built.build((BATCH, size, size, 3))
     assert weights(built) == weights(called)
     # Keras warns when it has to trace `call` to build the layer; TensorFlow warns of retracing

@@ -13,13 +13,15 @@ import pytest
 import tensorflow as tf
 
 from tests import testing
-from unas_tf import distributions, estimators, genotypes, strategies, trainer
-from unas_tf.search_spaces import darts_supernet
+from unas_tf import distributions, estimators, strategies, trainer
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import penalty as darts_penalty
+from unas_tf.search_spaces.darts import supernet as darts_supernet
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NUM_WORKERS = 2
 WORKER_TIMEOUT_S = 420
-OPS = genotypes.DARTS_OPS[:2]
+OPS = darts_genotype.DARTS_OPS[:2]
 GLOBAL_BATCH = 8
 
 
@@ -68,7 +70,7 @@ def _search_trainer(strategy, **settings):
     with strategy.scope():
         supernet = darts_supernet.Supernet(5, 4, 1, op_names=OPS)
         distribution = distributions.ArchitectureDistribution(
-            genotypes.darts_choice_shapes(len(OPS))
+            darts_genotype.darts_choice_shapes(len(OPS))
         )
         supernet(_batch(0)["image"][:1], distribution.sample(1, seed=0))
         weight_optimizer, arch_optimizer = keras.optimizers.SGD(0.1), keras.optimizers.SGD(1.0)
@@ -89,6 +91,7 @@ def _search_trainer(strategy, **settings):
             ),
             seed=0,
             strategy=strategy,
+            architecture_penalty=darts_penalty.architecture_penalty,
         )
 
 
@@ -189,7 +192,9 @@ def _free_ports(count):
 
 def _restored_phi(checkpoint_dir):
     """{selector group: logits} of the latest checkpoint in `checkpoint_dir`, restored by object."""
-    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(len(OPS)))
+    distribution = distributions.ArchitectureDistribution(
+        darts_genotype.darts_choice_shapes(len(OPS))
+    )
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     tf.train.Checkpoint(distribution=distribution).restore(latest).expect_partial()
     return {name: value.numpy() for name, value in distribution.logits.items()}

@@ -9,6 +9,9 @@ import pytest
 import tensorflow as tf
 
 from unas_tf import distributions, genotypes
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import pictures as darts_pictures
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 PACKAGED_PUBLISHED = pathlib.Path(genotypes.__file__).parent / "assets" / "published.json"
 PUBLISHED_NAMES = (
@@ -34,11 +37,13 @@ def _proxyless_dict():
 
 def test_constants_match_published_data():
     data = _published_data()
-    assert genotypes.DARTS_OPS == tuple(data["darts_ops"])
-    assert genotypes.PROXYLESS_OPS == tuple(data["proxyless_ops"])
+    assert darts_genotype.DARTS_OPS == tuple(data["darts_ops"])
+    assert proxyless_genotype.PROXYLESS_OPS == tuple(data["proxyless_ops"])
     network = data["proxyless_network"]
-    assert genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS == tuple(network["channel_change_layers"])
-    assert genotypes.NUM_PROXYLESS_LAYERS == network["searchable_layers"]
+    assert proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS == tuple(
+        network["channel_change_layers"]
+    )
+    assert proxyless_genotype.NUM_PROXYLESS_LAYERS == network["searchable_layers"]
 
 
 def test_published_names():
@@ -47,13 +52,13 @@ def test_published_names():
 
 def test_published_facts():
     cifar10 = genotypes.load("UNAS_CIFAR10")
-    assert isinstance(cifar10, genotypes.DartsGenotype)
-    assert cifar10.ops == genotypes.DARTS_OPS
-    assert cifar10.normal[0] == genotypes.Node(inputs=(0, 0), ops=(4, 0))
-    assert cifar10.reduce[3] == genotypes.Node(inputs=(3, 1), ops=(4, 5))
-    assert genotypes.load("UNAS_CIFAR100").reduce[0] == genotypes.Node((0, 0), (6, 1))
+    assert isinstance(cifar10, darts_genotype.DartsGenotype)
+    assert cifar10.ops == darts_genotype.DARTS_OPS
+    assert cifar10.normal[0] == darts_genotype.Node(inputs=(0, 0), ops=(4, 0))
+    assert cifar10.reduce[3] == darts_genotype.Node(inputs=(3, 1), ops=(4, 5))
+    assert genotypes.load("UNAS_CIFAR100").reduce[0] == darts_genotype.Node((0, 0), (6, 1))
     proxyless = genotypes.load("UNAS_PROXYLESS")
-    assert isinstance(proxyless, genotypes.ProxylessGenotype)
+    assert isinstance(proxyless, proxyless_genotype.ProxylessGenotype)
     names = [proxyless.ops[op] for op in proxyless.layers]
     assert names == _published_data()["proxyless"]["UNAS_PROXYLESS"]["layers"]
     assert names[0] == "mic_5x5_e3" and names[2] == "mic_zero"
@@ -93,7 +98,7 @@ def test_failed_save_keeps_old_file(tmp_path, monkeypatch):
 
 
 def test_subset_op_list_round_trips():
-    genotype = genotypes.random_darts(0, ops=genotypes.DARTS_OPS[:5])
+    genotype = darts_genotype.random_darts(0, ops=darts_genotype.DARTS_OPS[:5])
     assert genotypes.from_json(genotypes.to_json(genotype)) == genotype
     assert max(op for node in genotype.normal + genotype.reduce for op in node.ops) < 5
 
@@ -169,7 +174,7 @@ PROXYLESS_REJECTIONS = [
     (_set(["layers", 20], "mic_zero"), r"layers\[20\]: layer 21 changes channels"),
     (_set(["layers", 3], "mic_9x9_e3"), r"layers\[3\]: unknown op 'mic_9x9_e3'; known ops:"),
     (_delete(["layers", 0]), r"layers: expected 21 layers, got 20"),
-    (_set(["ops"], list(genotypes.PROXYLESS_OPS[:5])), r"ops: expected \['mic_zero'"),
+    (_set(["ops"], list(proxyless_genotype.PROXYLESS_OPS[:5])), r"ops: expected \['mic_zero'"),
     (_set(["ops", 2], "mic_1x1"), r"ops\[2\]: unknown op 'mic_1x1'"),
     (_delete(["layers"]), r"layers: missing required key"),
 ]
@@ -187,19 +192,19 @@ def test_proxyless_zero_on_channel_change_rejected_when_built_in_python():
     layers = list(genotypes.load("UNAS_PROXYLESS").layers)
     layers[8] = 0
     with pytest.raises(ValueError, match=r"layers\[8\]: layer 9 changes channels"):
-        genotypes.ProxylessGenotype(ops=genotypes.PROXYLESS_OPS, layers=layers)
+        proxyless_genotype.ProxylessGenotype(ops=proxyless_genotype.PROXYLESS_OPS, layers=layers)
     with pytest.raises(ValueError, match=r"layers\[8\]: layer 9"):
-        genotypes.proxyless_from_indices({"layers": np.array(layers)})
+        proxyless_genotype.proxyless_from_indices({"layers": np.array(layers)})
 
 
 def test_invalid_node_built_in_python_names_the_field():
     cifar10 = genotypes.load("UNAS_CIFAR10")
     normal = list(cifar10.normal)
-    normal[0] = genotypes.Node(inputs=[0, 2], ops=[4, 0])
+    normal[0] = darts_genotype.Node(inputs=[0, 2], ops=[4, 0])
     with pytest.raises(ValueError, match=r"normal\[0\]\.inputs\[1\]: input index 2"):
-        genotypes.DartsGenotype(ops=cifar10.ops, normal=normal, reduce=cifar10.reduce)
+        darts_genotype.DartsGenotype(ops=cifar10.ops, normal=normal, reduce=cifar10.reduce)
     with pytest.raises(ValueError, match="argument `inputs`"):
-        genotypes.Node(inputs=(0, 1, 2), ops=(0, 0))
+        darts_genotype.Node(inputs=(0, 1, 2), ops=(0, 0))
 
 
 def test_not_json_rejected():
@@ -211,13 +216,13 @@ def test_not_json_rejected():
 
 def test_expected_space_and_ops():
     text = genotypes.to_json(genotypes.load("UNAS_CIFAR10"))
-    assert genotypes.from_json(text, expected_space="darts", expected_ops=genotypes.DARTS_OPS)
+    assert genotypes.from_json(text, expected_space="darts", expected_ops=darts_genotype.DARTS_OPS)
     with pytest.raises(ValueError, match="space: expected 'proxyless', got 'darts'"):
         genotypes.from_json(text, expected_space="proxyless")
     with pytest.raises(ValueError, match=r"ops: expected \['skip_connect'.*got"):
-        genotypes.from_json(text, expected_ops=genotypes.DARTS_OPS[:5])
+        genotypes.from_json(text, expected_ops=darts_genotype.DARTS_OPS[:5])
     with pytest.raises(ValueError, match="ops: expected"):
-        genotypes.load("UNAS_CIFAR10", expected_ops=genotypes.DARTS_OPS[:5])
+        genotypes.load("UNAS_CIFAR10", expected_ops=darts_genotype.DARTS_OPS[:5])
     with pytest.raises(ValueError, match="space: expected 'darts'"):
         genotypes.load("PROXYLESS_GPU", expected_space="darts")
     with pytest.raises(ValueError, match="argument `expected_space`"):
@@ -252,7 +257,7 @@ def test_corrupt_file_names_the_path(tmp_path):
 
 
 def test_darts_choice_shapes():
-    shapes = genotypes.darts_choice_shapes(5)
+    shapes = darts_genotype.darts_choice_shapes(5)
     expected = {}
     for cell in ("normal", "reduce"):
         expected[f"{cell}/ops"] = (4, 2, 5)
@@ -260,20 +265,20 @@ def test_darts_choice_shapes():
             expected[f"{cell}/inputs_{n}"] = (2, n + 2)
     assert list(shapes.items()) == list(expected.items())
     with pytest.raises(ValueError, match="argument `num_ops`"):
-        genotypes.darts_choice_shapes(8)
+        darts_genotype.darts_choice_shapes(8)
 
 
 def test_proxyless_choice_shapes():
-    assert genotypes.proxyless_choice_shapes() == {"layers": (21, 7)}
+    assert proxyless_genotype.proxyless_choice_shapes() == {"layers": (21, 7)}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_darts_indices_one_hot_round_trip(seed):
     rng = np.random.default_rng(seed)
-    shapes = genotypes.darts_choice_shapes(7)
+    shapes = darts_genotype.darts_choice_shapes(7)
     indices = {key: rng.integers(shape[-1], size=shape[:-1]) for key, shape in shapes.items()}
-    genotype = genotypes.darts_from_indices(indices)
-    one_hot = genotypes.darts_to_one_hot(genotype)
+    genotype = darts_genotype.darts_from_indices(indices)
+    one_hot = darts_genotype.darts_to_one_hot(genotype)
     assert {key: value.shape for key, value in one_hot.items()} == shapes
     for key, value in one_hot.items():
         assert value.dtype == np.float32
@@ -283,53 +288,59 @@ def test_darts_indices_one_hot_round_trip(seed):
 
 def test_proxyless_indices_one_hot_round_trip():
     genotype = genotypes.load("PROXYLESS_GPU")
-    one_hot = genotypes.proxyless_to_one_hot(genotype)
+    one_hot = proxyless_genotype.proxyless_to_one_hot(genotype)
     assert one_hot["layers"].shape == (21, 7) and one_hot["layers"].dtype == np.float32
-    assert genotypes.proxyless_from_indices({"layers": one_hot["layers"].argmax(-1)}) == genotype
+    assert (
+        proxyless_genotype.proxyless_from_indices({"layers": one_hot["layers"].argmax(-1)})
+        == genotype
+    )
 
 
 def test_mode_of_distribution_gives_genotype():
     genotype = genotypes.load("UNAS_CIFAR100")
     logits = {
-        key: tf.constant(3.0 * value) for key, value in genotypes.darts_to_one_hot(genotype).items()
+        key: tf.constant(3.0 * value)
+        for key, value in darts_genotype.darts_to_one_hot(genotype).items()
     }
-    assert genotypes.darts_from_indices(distributions.mode(logits)) == genotype
+    assert darts_genotype.darts_from_indices(distributions.mode(logits)) == genotype
 
 
 def test_from_indices_rejects_bad_shapes():
     indices = {
         key: np.zeros(shape[:-1], np.int64)
-        for key, shape in genotypes.darts_choice_shapes(7).items()
+        for key, shape in darts_genotype.darts_choice_shapes(7).items()
     }
-    assert genotypes.darts_from_indices(indices).normal[0] == genotypes.Node((0, 0), (0, 0))
+    assert darts_genotype.darts_from_indices(indices).normal[0] == darts_genotype.Node(
+        (0, 0), (0, 0)
+    )
     bad = dict(indices, **{"reduce/inputs_2": np.zeros([3], np.int64)})
     with pytest.raises(ValueError, match=r"indices\['reduce/inputs_2'\]"):
-        genotypes.darts_from_indices(bad)
+        darts_genotype.darts_from_indices(bad)
     bad = dict(indices, **{"normal/ops": np.zeros([4, 2], np.float32)})
     with pytest.raises(ValueError, match="dtype float32"):
-        genotypes.darts_from_indices(bad)
+        darts_genotype.darts_from_indices(bad)
     del indices["normal/inputs_0"]
     with pytest.raises(ValueError, match="'normal/inputs_0'"):
-        genotypes.darts_from_indices(indices)
+        darts_genotype.darts_from_indices(indices)
 
 
 def test_random_darts_is_valid_deterministic_and_varies():
-    first = genotypes.random_darts(7)
-    assert first == genotypes.random_darts(7)
-    assert first != genotypes.random_darts(8)
+    first = darts_genotype.random_darts(7)
+    assert first == darts_genotype.random_darts(7)
+    assert first != darts_genotype.random_darts(8)
     assert genotypes.from_json(genotypes.to_json(first)) == first
     # Across seeds every input and op choice shows up: the draw is over the whole space.
-    draws = [genotypes.random_darts(seed) for seed in range(50)]
+    draws = [darts_genotype.random_darts(seed) for seed in range(50)]
     assert {node.inputs[0] for draw in draws for node in draw.normal[3:]} == {0, 1, 2, 3, 4}
     assert {op for draw in draws for node in draw.reduce for op in node.ops} == set(range(7))
 
 
 def test_random_proxyless_is_valid_deterministic_and_varies():
-    first = genotypes.random_proxyless(7)
-    assert first == genotypes.random_proxyless(7)
-    assert first != genotypes.random_proxyless(8)
-    draws = np.array([genotypes.random_proxyless(seed).layers for seed in range(100)])
-    channel_change = np.array(genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS) - 1
+    first = proxyless_genotype.random_proxyless(7)
+    assert first == proxyless_genotype.random_proxyless(7)
+    assert first != proxyless_genotype.random_proxyless(8)
+    draws = np.array([proxyless_genotype.random_proxyless(seed).layers for seed in range(100)])
+    channel_change = np.array(proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS) - 1
     assert np.all(draws[:, channel_change] != 0)
     free = np.setdiff1d(np.arange(21), channel_change)
     assert set(draws[:, free].ravel()) == set(range(7))
@@ -342,8 +353,8 @@ def test_to_json_rejects_non_genotype():
 
 def test_draw_darts_writes_png(tmp_path):
     path = tmp_path / "cells.png"
-    genotypes.draw_darts(genotypes.load("UNAS_CIFAR10"), path)
+    darts_pictures.draw_darts(genotypes.load("UNAS_CIFAR10"), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
     with pytest.raises(ValueError, match="Expected a DartsGenotype"):
-        genotypes.draw_darts(genotypes.load("PROXYLESS_GPU"), tmp_path / "x.png")
+        darts_pictures.draw_darts(genotypes.load("PROXYLESS_GPU"), tmp_path / "x.png")

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import adam, distributions, estimators, genotypes, trainer
+from unas_tf import adam, distributions, estimators, trainer
 from unas_tf.latency import measure, search_term
 from unas_tf.latency import objective as latency_objective
 from unas_tf.search_spaces import base as search_space_base
-from unas_tf.search_spaces import proxyless
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PRESET = "configs/search/proxyless_digits.py"
@@ -123,17 +123,21 @@ def test_latency_gradient_is_unbiased(estimator):
 
 def test_masked_choices_are_never_drawn_nor_the_argmax():
     # Masked logits far above the valid ones: only the mask keeps them out.
-    phi = np.where(proxyless.choice_mask(), 0.0, 50.0).astype(np.float32)
+    phi = np.where(proxyless_genotype.choice_mask(), 0.0, 50.0).astype(np.float32)
     phi += np.random.default_rng(0).normal(size=phi.shape).astype(np.float32)
-    logits = {"layers": distributions.masked_logits(tf.constant(phi), proxyless.choice_mask())}
+    logits = {
+        "layers": distributions.masked_logits(tf.constant(phi), proxyless_genotype.choice_mask())
+    }
     coupled = distributions.sample_coupled(logits, 0.4, seed=[1, 2], sample_shape=[5000])
     discrete = distributions.sample_discrete(logits, seed=[3, 4], sample_shape=[5000])
-    invalid = ~proxyless.choice_mask()
+    invalid = ~proxyless_genotype.choice_mask()
     for sample in (coupled.discrete, discrete):
         assert np.all(sample["layers"].numpy()[:, invalid] == 0)
     assert np.all(coupled.relaxed["layers"].numpy()[:, invalid] < 1e-6)
     mode = distributions.mode(logits)["layers"].numpy()
-    assert genotypes.proxyless_from_indices({"layers": mode})  # valid: no zero on stage starts
+    assert proxyless_genotype.proxyless_from_indices(
+        {"layers": mode}
+    )  # valid: no zero on stage starts
 
 
 def test_annealed_weight_is_linear_over_the_search_steps():
@@ -164,7 +168,7 @@ class _FakeMeter:
 
     def measure(self, genotype):
         self.measured.append(genotype)
-        latency = float(sum(op != proxyless.ZERO_INDEX for op in genotype.layers))
+        latency = float(sum(op != proxyless_genotype.ZERO_INDEX for op in genotype.layers))
         return measure.Measurement(latency, 0.0, (latency,), 8, "cpu", False, "wall", 0.0)
 
 
@@ -177,12 +181,12 @@ def _batch(seed):
 
 def test_the_step_uses_the_architecture_the_loop_measured():
     distribution = distributions.ArchitectureDistribution(
-        genotypes.proxyless_choice_shapes(), {"layers": proxyless.choice_mask()}
+        proxyless_genotype.proxyless_choice_shapes(), {"layers": proxyless_genotype.choice_mask()}
     )
     distribution.logits["layers"].assign(tf.random.stateless_normal([21, 7], seed=[5, 6]))
     supernet = _FakeSupernet(name="fake_supernet")
     supernet(_batch(0)["image"], distribution.sample(1, seed=0))
-    g = estimators.LinearSurrogate(genotypes.proxyless_choice_shapes())
+    g = estimators.LinearSurrogate(proxyless_genotype.proxyless_choice_shapes())
     g.weights["layers"].assign(np.tile([0.0, 1, 1, 1, 1, 1, 1], [21, 1]).astype(np.float32))
     objective = latency_objective.LatencyObjective(g, target_ms=8.0)
     search = trainer.SearchTrainer(

@@ -8,7 +8,8 @@ import pytest
 
 from unas_tf import genotypes
 from unas_tf.latency import measure, surrogate
-from unas_tf.search_spaces import proxyless
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
+from unas_tf.search_spaces.proxyless import networks as proxyless_networks
 
 WIDTH, CLASSES, SIZE = 0.1, 5, 32
 
@@ -21,7 +22,7 @@ class _CountingBuilder:
 
     def __call__(self, genotype):
         self.genotypes.append(genotype)
-        return proxyless.proxyless_network(genotype, CLASSES, WIDTH, SIZE)
+        return proxyless_networks.proxyless_network(genotype, CLASSES, WIDTH, SIZE)
 
 
 def _meter(build=None, **kwargs):
@@ -50,19 +51,19 @@ def test_cache_hit_returns_the_same_object_without_measuring_again():
     again = meter.measure(genotypes.from_json(genotypes.to_json(genotype)))
     assert again is first and meter.cached(genotype) is first
     assert len(build.genotypes) == 1 and meter.num_measured == 1
-    sample = genotypes.proxyless_to_one_hot(genotype)
+    sample = proxyless_genotype.proxyless_to_one_hot(genotype)
     assert meter.measure_sample(sample) is first
     assert meter.measure_sample({"layers": sample["layers"][None]}) is first
-    assert meter.cached(genotypes.random_proxyless(0)) is None
+    assert meter.cached(proxyless_genotype.random_proxyless(0)) is None
 
 
 def test_jit_compiled_measurement():
-    result = _meter(jit_compile=True, repeats=3).measure(genotypes.random_proxyless(1))
+    result = _meter(jit_compile=True, repeats=3).measure(proxyless_genotype.random_proxyless(1))
     assert result.jit_compile and result.median_ms > 0
 
 
 def test_process_clock_times_this_process():
-    result = _meter(clock="process", repeats=3).measure(genotypes.random_proxyless(2))
+    result = _meter(clock="process", repeats=3).measure(proxyless_genotype.random_proxyless(2))
     assert result.clock == "process" and result.median_ms > 0
 
 
@@ -104,7 +105,7 @@ def test_meter_from_config_names_the_bad_key(key, value):
 
 
 def _random_points(num, seed):
-    return [genotypes.random_proxyless([seed, i]) for i in range(num)]
+    return [proxyless_genotype.random_proxyless([seed, i]) for i in range(num)]
 
 
 def test_surrogate_recovers_a_linear_latency():
@@ -112,25 +113,27 @@ def test_surrogate_recovers_a_linear_latency():
     table = rng.uniform(0.1, 1.0, size=(21, 7))
     latency = surrogate.LatencySurrogate()
     for genotype in _random_points(300, 1):
-        one_hot = genotypes.proxyless_to_one_hot(genotype)["layers"]
+        one_hot = proxyless_genotype.proxyless_to_one_hot(genotype)["layers"]
         latency.add(genotype, 2.0 + float(np.sum(table * one_hot)))
     fit = latency.fit(l2=1e-6)
     assert fit.num_train == 240 and fit.num_holdout == 60
     assert fit.holdout_mae < 1e-3 and fit.holdout_r2 > 0.999
     test = _random_points(5, 2)
-    samples = {"layers": np.stack([genotypes.proxyless_to_one_hot(g)["layers"] for g in test])}
+    samples = {
+        "layers": np.stack([proxyless_genotype.proxyless_to_one_hot(g)["layers"] for g in test])
+    }
     expected = 2.0 + np.sum(table * samples["layers"], axis=(1, 2))
     np.testing.assert_allclose(latency(samples), expected, atol=1e-3)
 
 
 def _with_layer_2(genotype, op):
-    return genotypes.ProxylessGenotype(
-        genotypes.PROXYLESS_OPS, (genotype.layers[0], op, *genotype.layers[2:])
+    return proxyless_genotype.ProxylessGenotype(
+        proxyless_genotype.PROXYLESS_OPS, (genotype.layers[0], op, *genotype.layers[2:])
     )
 
 
 def _one_hot(genotype):
-    return {"layers": genotypes.proxyless_to_one_hot(genotype)["layers"][None]}
+    return {"layers": proxyless_genotype.proxyless_to_one_hot(genotype)["layers"][None]}
 
 
 def test_refit_with_extra_points_uses_them():
@@ -151,7 +154,10 @@ def test_refit_with_extra_points_uses_them():
 
 def test_surrogate_measures_random_architectures_with_its_meter():
     build = functools.partial(
-        proxyless.proxyless_network, num_classes=CLASSES, width_multiplier=WIDTH, image_size=SIZE
+        proxyless_networks.proxyless_network,
+        num_classes=CLASSES,
+        width_multiplier=WIDTH,
+        image_size=SIZE,
     )
     latency = surrogate.LatencySurrogate(_meter(build, repeats=3))
     latency.measure_random(4, seed=5)
@@ -167,9 +173,9 @@ def test_surrogate_rejects_bad_points():
     with pytest.raises(ValueError, match="no measured architectures"):
         latency.fit()
     with pytest.raises(ValueError, match="`latency_ms`"):
-        latency.add(genotypes.random_proxyless(0))
+        latency.add(proxyless_genotype.random_proxyless(0))
     with pytest.raises(ValueError, match="`latency_ms`"):
-        latency.add(genotypes.random_proxyless(0), -1.0)
+        latency.add(proxyless_genotype.random_proxyless(0), -1.0)
     with pytest.raises(ValueError, match="ProxylessGenotype"):
         latency.add(genotypes.load("UNAS_CIFAR10"), 1.0)
     with pytest.raises(ValueError, match="`num_architectures`"):

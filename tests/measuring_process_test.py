@@ -5,6 +5,7 @@ import pytest
 from configs.search import common
 from unas_tf import genotypes
 from unas_tf.latency import measure, measuring_process
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 NETWORK = {"num_classes": 5, "width_multiplier": 0.1, "image_size": 16}
 SETTINGS = {"batch_size": 2, "warmup_runs": 1, "repeats": 3, "clock": "process"}
@@ -15,7 +16,7 @@ def test_measures_in_a_child_process_and_caches_in_the_parent():
     meter = measuring_process.MeasuringProcess(NETWORK, intra_op_threads=1, **SETTINGS)
     assert meter.build_model is None  # this process cannot build: the child measures
     try:
-        genotype = genotypes.random_proxyless(0)
+        genotype = proxyless_genotype.random_proxyless(0)
         first = meter.measure(genotype)
         assert first.median_ms > 0 and len(first.times_ms) == 3
         assert (first.batch_size, first.clock) == (2, "process") and "CPU" in first.device
@@ -23,7 +24,7 @@ def test_measures_in_a_child_process_and_caches_in_the_parent():
         assert meter.num_measured == 1
         meter.close()
         # A measurement after close starts a new child.
-        assert meter.measure(genotypes.random_proxyless(1)).median_ms > 0
+        assert meter.measure(proxyless_genotype.random_proxyless(1)).median_ms > 0
         assert meter.num_measured == 2
     finally:
         meter.close()
@@ -34,7 +35,7 @@ def test_a_failing_child_raises_with_the_end_of_its_stderr():
         {**NETWORK, "width_multiplier": -1.0}, intra_op_threads=1, **SETTINGS
     )
     with pytest.raises(measuring_process.MeasuringProcessError, match="width_multiplier"):
-        meter.measure(genotypes.random_proxyless(0))
+        meter.measure(proxyless_genotype.random_proxyless(0))
     meter.close()
 
 
@@ -51,7 +52,7 @@ def _config(**latency):
 
 
 def _input_size(meter):
-    return meter.build_model(genotypes.random_proxyless(0)).inputs[0].shape[1]
+    return meter.build_model(proxyless_genotype.random_proxyless(0)).inputs[0].shape[1]
 
 
 def test_search_meter_measures_at_the_latency_image_size_in_this_process():

@@ -30,7 +30,11 @@ import pytest
 import tensorflow as tf
 
 from unas_tf import genotypes, model_size
-from unas_tf.search_spaces import darts_networks, ops, proxyless
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import networks as darts_networks
+from unas_tf.search_spaces.darts import ops
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
+from unas_tf.search_spaces.proxyless import networks as proxyless_networks
 
 CHANNELS = 4
 LAYERS = 5  # reductions at cells 1 and 3; cells 2 and 4 follow a reduction
@@ -118,13 +122,13 @@ def test_published_darts_genotypes(name, build, image_size):
     ids=["cifar", "imagenet"],
 )
 def test_random_darts_genotypes(seed, build, image_size):
-    _assert_counts_agree(build(genotypes.random_darts(seed)), image_size)
+    _assert_counts_agree(build(darts_genotype.random_darts(seed)), image_size)
 
 
 @pytest.mark.parametrize("seed", RANDOM_SEEDS)
 def test_random_proxyless_genotypes(seed):
-    model = proxyless.proxyless_network(
-        genotypes.random_proxyless(seed), 10, PROXYLESS_WIDTH, PROXYLESS_SIZE
+    model = proxyless_networks.proxyless_network(
+        proxyless_genotype.random_proxyless(seed), 10, PROXYLESS_WIDTH, PROXYLESS_SIZE
     )
     _assert_counts_agree(model, PROXYLESS_SIZE)
 

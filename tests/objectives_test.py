@@ -5,7 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tests import testing
-from unas_tf import distributions, genotypes, objectives, strategies
+from unas_tf import distributions, objectives, strategies
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import penalty as darts_penalty
 
 
 def test_task_loss_is_per_example_cross_entropy():
@@ -83,35 +85,36 @@ def test_latency_hinge():
 
 def _one_hot_sample(genotype):
     return {
-        key: tf.constant(value[None]) for key, value in genotypes.darts_to_one_hot(genotype).items()
+        key: tf.constant(value[None])
+        for key, value in darts_genotype.darts_to_one_hot(genotype).items()
     }
 
 
 def test_penalty_counts_nodes_that_repeat_an_input_op_pair():
     nodes = [
-        genotypes.Node((0, 1), (1, 1)),
-        genotypes.Node((0, 0), (2, 2)),
-        genotypes.Node((1, 1), (3, 4)),
-        genotypes.Node((2, 2), (0, 0)),
+        darts_genotype.Node((0, 1), (1, 1)),
+        darts_genotype.Node((0, 0), (2, 2)),
+        darts_genotype.Node((1, 1), (3, 4)),
+        darts_genotype.Node((2, 2), (0, 0)),
     ]
-    genotype = genotypes.DartsGenotype(genotypes.DARTS_OPS, tuple(nodes), tuple(nodes))
+    genotype = darts_genotype.DartsGenotype(darts_genotype.DARTS_OPS, tuple(nodes), tuple(nodes))
     # Nodes 1 and 3 repeat (input, op) in both cells: 4 repeats.
-    np.testing.assert_allclose(objectives.architecture_penalty(_one_hot_sample(genotype)), [0.8])
+    np.testing.assert_allclose(darts_penalty.architecture_penalty(_one_hot_sample(genotype)), [0.8])
 
 
 def test_penalty_of_relaxed_samples_is_the_trace_of_the_outer_products():
-    shapes = genotypes.darts_choice_shapes(len(genotypes.DARTS_OPS))
+    shapes = darts_genotype.darts_choice_shapes(len(darts_genotype.DARTS_OPS))
     logits = {key: tf.random.stateless_normal(shape, seed=[1, 2]) for key, shape in shapes.items()}
     sample = distributions.sample_relaxed(logits, seed=3, sample_shape=[2])
     expected = np.zeros(2)
-    for cell in genotypes.DARTS_CELLS:
+    for cell in darts_genotype.DARTS_CELLS:
         ops = sample[f"{cell}/ops"].numpy()
-        for node in range(genotypes.NUM_NODES):
+        for node in range(darts_genotype.NUM_NODES):
             inputs = sample[f"{cell}/inputs_{node}"].numpy()
             for s in range(2):
                 first = np.outer(inputs[s, 0], ops[s, node, 0])
                 second = np.outer(inputs[s, 1], ops[s, node, 1])
                 expected[s] += np.trace(first @ second.T)
     np.testing.assert_allclose(
-        objectives.architecture_penalty(sample, weight=1.0), expected, rtol=1e-5
+        darts_penalty.architecture_penalty(sample, weight=1.0), expected, rtol=1e-5
     )

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf.search_spaces import ops
+from unas_tf.search_spaces import primitives
+from unas_tf.search_spaces.darts import ops
 
 CHANNELS = 6
 BATCH = 2
-BN_SCALE = 1.0 / math.sqrt(1.0 + ops.BN_EPSILON)  # inference BN with fresh statistics
+BN_SCALE = 1.0 / math.sqrt(1.0 + primitives.BN_EPSILON)  # inference BN with fresh statistics
 
 
 def _images(size=8, channels=CHANNELS, seed=0):
@@ -209,7 +210,9 @@ def test_batch_norm_uses_batch_statistics_in_training_and_moving_ones_in_inferen
     y = op(x, training=True).numpy()
     conv = _pointwise_reference(_relu(x), op.kernel.numpy())
     mean, variance = conv.mean(axis=(0, 1, 2)), conv.var(axis=(0, 1, 2))
-    np.testing.assert_allclose(y, (conv - mean) / np.sqrt(variance + ops.BN_EPSILON), atol=1e-4)
+    np.testing.assert_allclose(
+        y, (conv - mean) / np.sqrt(variance + primitives.BN_EPSILON), atol=1e-4
+    )
     np.testing.assert_allclose(op.bn.moving_mean.numpy(), 0.1 * mean, rtol=1e-4, atol=1e-6)
     # As PyTorch: the moving variance follows the unbiased batch variance.
     np.testing.assert_allclose(
@@ -220,7 +223,7 @@ def test_batch_norm_uses_batch_statistics_in_training_and_moving_ones_in_inferen
     )
     moving_mean, moving_variance = op.bn.moving_mean.numpy(), op.bn.moving_variance.numpy()
     y = op(x, training=False).numpy()
-    expected = (conv - moving_mean) / np.sqrt(moving_variance + ops.BN_EPSILON)
+    expected = (conv - moving_mean) / np.sqrt(moving_variance + primitives.BN_EPSILON)
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(op.bn.moving_mean.numpy(), moving_mean)  # inference: no update
 

@@ -11,7 +11,11 @@ import tensorflow as tf
 from tensorboard.util import tensor_util
 
 from unas_tf import genotypes, model_size, summaries
-from unas_tf.search_spaces import base, proxyless
+from unas_tf.search_spaces import base
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
+from unas_tf.search_spaces.proxyless import networks as proxyless_networks
+from unas_tf.search_spaces.proxyless import pictures as proxyless_pictures
+from unas_tf.search_spaces.proxyless import supernet as proxyless_supernet
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WIDTH, CLASSES, BATCH, SIZE = 0.1, 5, 2, 32
@@ -22,13 +26,15 @@ def _images(seed, batch=BATCH, size=SIZE):
 
 
 def _shared(genotype):
-    return {"layers": tf.constant(genotypes.proxyless_to_one_hot(genotype)["layers"][None])}
+    return {
+        "layers": tf.constant(proxyless_genotype.proxyless_to_one_hot(genotype)["layers"][None])
+    }
 
 
 def test_backbone_is_the_published_one():
     published = json.loads((ROOT / "unas_tf" / "assets" / "published.json").read_text())
     spec = published["proxyless_network"]
-    plan = proxyless.backbone(1.0)
+    plan = proxyless_networks.backbone(1.0)
     stages = []
     for layer in plan.layers:
         if layer.channel_change:
@@ -38,7 +44,9 @@ def test_backbone_is_the_published_one():
     assert [layer.index for layer in plan.layers if layer.stride == 2] == spec["stride_2_layers"]
     changes = [layer.index for layer in plan.layers if layer.channel_change]
     assert (
-        changes == spec["channel_change_layers"] == list(genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS)
+        changes
+        == spec["channel_change_layers"]
+        == list(proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS)
     )
 
 
@@ -46,14 +54,14 @@ def test_backbone_is_the_published_one():
     ("value", "expected"), [(40, 40), (40 * 0.1, 8), (1728 * 0.25, 432), (24 * 0.5, 16)]
 )
 def test_make_divisible(value, expected):
-    assert proxyless.make_divisible(value) == expected
+    assert proxyless_networks.make_divisible(value) == expected
 
 
 @pytest.mark.parametrize(
     ("stride", "residual", "input_size", "output_size"), [(1, True, 7, 7), (2, False, 7, 4)]
 )
 def test_mbconv_shapes_and_multiply_adds(stride, residual, input_size, output_size):
-    block = proxyless.MBConv(8, 5, 3, stride=stride, residual=residual)
+    block = proxyless_networks.MBConv(8, 5, 3, stride=stride, residual=residual)
     x = tf.random.stateless_normal([2, input_size, input_size, 8], seed=[1, 0])
     y = block(x, training=False)
     assert tuple(y.shape) == (2, output_size, output_size, 8)
@@ -68,9 +76,9 @@ def test_mbconv_shapes_and_multiply_adds(stride, residual, input_size, output_si
 
 
 def test_mbconv_residual_adds_the_input():
-    block = proxyless.MBConv(4, 3, 6, residual=True)
+    block = proxyless_networks.MBConv(4, 3, 6, residual=True)
     x = tf.random.stateless_normal([2, 5, 5, 4], seed=[2, 0])
-    plain = proxyless.MBConv(4, 3, 6)
+    plain = proxyless_networks.MBConv(4, 3, 6)
     plain.build(x.shape)
     block.build(x.shape)
     for source, target in zip(block.weights, plain.weights, strict=True):
@@ -80,26 +88,28 @@ def test_mbconv_residual_adds_the_input():
 
 def test_zero_init_residual_starts_a_residual_mbconv_as_the_identity():
     x = tf.random.stateless_normal([2, 5, 5, 4], seed=[3, 0])
-    block = proxyless.MBConv(4, 3, 6, residual=True, zero_init_residual=True)
+    block = proxyless_networks.MBConv(4, 3, 6, residual=True, zero_init_residual=True)
     np.testing.assert_array_equal(block(x, training=True), x)
     # Only the shortcut's branch: a block without one keeps ProxylessNAS's scale of one.
-    plain = proxyless.MBConv(8, 3, 6, zero_init_residual=True)
+    plain = proxyless_networks.MBConv(8, 3, 6, zero_init_residual=True)
     plain.build(x.shape)
     np.testing.assert_array_equal(plain.project_bn.gamma, np.ones(8))
 
 
 def test_zero_init_supernet_starts_with_every_residual_layer_as_a_skip():
     """At initialisation any choice of a removable layer computes what removing it does."""
-    network = proxyless.ProxylessSupernet(
+    network = proxyless_supernet.ProxylessSupernet(
         CLASSES, WIDTH, skip_dropout_rate=0.0, zero_init_residual=True
     )
     images = _images(5)
     network.build(images.shape)
-    mbconvs = genotypes.random_proxyless(6)
-    skips = genotypes.ProxylessGenotype(
+    mbconvs = proxyless_genotype.random_proxyless(6)
+    skips = proxyless_genotype.ProxylessGenotype(
         mbconvs.ops,
         tuple(
-            proxyless.ZERO_INDEX if index not in genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS else op
+            proxyless_genotype.ZERO_INDEX
+            if index not in proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS
+            else op
             for index, op in enumerate(mbconvs.layers, start=1)
         ),
     )
@@ -112,8 +122,8 @@ def test_zero_init_supernet_starts_with_every_residual_layer_as_a_skip():
 
 
 def test_mbconv_config_round_trips():
-    block = proxyless.MBConv(16, 7, 6, stride=2, zero_init_residual=True, name="b")
-    clone = proxyless.MBConv.from_config(block.get_config())
+    block = proxyless_networks.MBConv(16, 7, 6, stride=2, zero_init_residual=True, name="b")
+    clone = proxyless_networks.MBConv.from_config(block.get_config())
     assert clone.get_config() == block.get_config()
 
 
@@ -130,21 +140,21 @@ def test_mbconv_config_round_trips():
 )
 def test_mbconv_rejects_bad_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument `{argument}`"):
-        proxyless.MBConv(**kwargs)
+        proxyless_networks.MBConv(**kwargs)
 
 
 def test_proxyless_gpu_has_the_published_size():
     # ProxylessNAS (Cai et al., 2019) reports 7.1M parameters and 465M multiply-adds.
-    model = proxyless.proxyless_network(genotypes.load("PROXYLESS_GPU"))
+    model = proxyless_networks.proxyless_network(genotypes.load("PROXYLESS_GPU"))
     assert model_size.count_params(model) == pytest.approx(7.1e6, rel=0.01)
     assert model_size.count_macs(model, 224) == pytest.approx(465e6, rel=0.02)
 
 
 def test_child_network_leaves_out_zero_layers():
     genotype = genotypes.load("UNAS_PROXYLESS")
-    model = proxyless.proxyless_network(genotype, CLASSES, WIDTH, SIZE)
+    model = proxyless_networks.proxyless_network(genotype, CLASSES, WIDTH, SIZE)
     present = [layer.name for layer in model.layers if layer.name.startswith("layer_")]
-    zero = genotypes.PROXYLESS_OPS.index("mic_zero")
+    zero = proxyless_genotype.PROXYLESS_OPS.index("mic_zero")
     assert present == [f"layer_{i + 1}" for i, op in enumerate(genotype.layers) if op != zero]
     # Strides 2 in the stem and layers 1, 5, 9, 17: 32 / 32 = 1 pixel before pooling.
     assert tuple(model.get_layer("head_conv").output.shape) == (None, 1, 1, 176)
@@ -153,43 +163,43 @@ def test_child_network_leaves_out_zero_layers():
 
 def test_child_network_rejects_another_space():
     with pytest.raises(ValueError, match="ProxylessGenotype"):
-        proxyless.proxyless_network(genotypes.load("UNAS_CIFAR10"))
+        proxyless_networks.proxyless_network(genotypes.load("UNAS_CIFAR10"))
 
 
-@pytest.mark.parametrize("layer", genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS)
+@pytest.mark.parametrize("layer", proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS)
 def test_zero_choice_on_a_channel_changing_layer_is_rejected(layer):
     layers = list(genotypes.load("PROXYLESS_GPU").layers)
-    layers[layer - 1] = genotypes.PROXYLESS_OPS.index("mic_zero")
+    layers[layer - 1] = proxyless_genotype.PROXYLESS_OPS.index("mic_zero")
     with pytest.raises(ValueError, match=f"layer {layer} changes channels"):
-        genotypes.proxyless_from_indices({"layers": np.array(layers)})
+        proxyless_genotype.proxyless_from_indices({"layers": np.array(layers)})
 
 
 def test_choice_mask_excludes_exactly_the_zero_on_channel_changing_layers():
-    mask = proxyless.choice_mask()
+    mask = proxyless_genotype.choice_mask()
     assert mask.shape == (21, 7)
     assert [i + 1 for i in np.flatnonzero(~mask[:, 0])] == list(
-        genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS
+        proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS
     )
     assert mask[:, 1:].all()
 
 
 @pytest.fixture(scope="module")
 def supernet():
-    network = proxyless.ProxylessSupernet(CLASSES, WIDTH, skip_dropout_rate=0.0)
+    network = proxyless_supernet.ProxylessSupernet(CLASSES, WIDTH, skip_dropout_rate=0.0)
     network.build(_images(0).shape)
     return network
 
 
 def _child(supernet, genotype):
-    child = proxyless.proxyless_network(genotype, CLASSES, WIDTH, SIZE)
-    proxyless.copy_supernet_weights(supernet, child, genotype)
+    child = proxyless_networks.proxyless_network(genotype, CLASSES, WIDTH, SIZE)
+    proxyless_supernet.copy_supernet_weights(supernet, child, genotype)
     return child
 
 
 @pytest.mark.parametrize("name", ["UNAS_PROXYLESS", "PROXYLESS_GPU", "random"])
 @pytest.mark.parametrize("training", [False, True])
 def test_one_hot_shared_sample_equals_child_network(supernet, name, training):
-    genotype = genotypes.random_proxyless(3) if name == "random" else genotypes.load(name)
+    genotype = proxyless_genotype.random_proxyless(3) if name == "random" else genotypes.load(name)
     images = _images(1, batch=4)
     expected = _child(supernet, genotype)(images, training=training)["logits"]
     actual = supernet(images, _shared(genotype), training=training)
@@ -197,7 +207,7 @@ def test_one_hot_shared_sample_equals_child_network(supernet, name, training):
 
 
 def test_one_hot_shared_sample_equals_child_network_in_a_tf_function(supernet):
-    genotype = genotypes.random_proxyless(4)
+    genotype = proxyless_genotype.random_proxyless(4)
     images = _images(2)
     expected = _child(supernet, genotype)(images, training=False)["logits"]
     actual = tf.function(lambda x, s: supernet(x, s, training=False))(images, _shared(genotype))
@@ -205,10 +215,10 @@ def test_one_hot_shared_sample_equals_child_network_in_a_tf_function(supernet):
 
 
 def test_per_example_samples_run_each_example_through_its_own_architecture(supernet):
-    architectures = [genotypes.random_proxyless(seed) for seed in (5, 6)]
+    architectures = [proxyless_genotype.random_proxyless(seed) for seed in (5, 6)]
     sample = {
         "layers": tf.constant(
-            np.stack([genotypes.proxyless_to_one_hot(g)["layers"] for g in architectures])
+            np.stack([proxyless_genotype.proxyless_to_one_hot(g)["layers"] for g in architectures])
         )
     }
     images = _images(7)
@@ -234,11 +244,11 @@ def _count_candidate_calls(supernet):
 
 
 def test_only_selected_candidates_run():
-    network = proxyless.ProxylessSupernet(CLASSES, WIDTH)
+    network = proxyless_supernet.ProxylessSupernet(CLASSES, WIDTH)
     network.build(_images(0).shape)
     calls = _count_candidate_calls(network)
-    zero = genotypes.PROXYLESS_OPS.index("mic_zero")
-    architectures = [genotypes.random_proxyless(seed) for seed in (8, 9)]
+    zero = proxyless_genotype.PROXYLESS_OPS.index("mic_zero")
+    architectures = [proxyless_genotype.random_proxyless(seed) for seed in (8, 9)]
 
     def selected(genotype):
         return {(f"layer_{i + 1}", op) for i, op in enumerate(genotype.layers) if op != zero}
@@ -247,7 +257,7 @@ def test_only_selected_candidates_run():
     assert sorted(calls) == sorted(selected(architectures[0]))
 
     calls.clear()
-    sample = np.stack([genotypes.proxyless_to_one_hot(g)["layers"] for g in architectures])
+    sample = np.stack([proxyless_genotype.proxyless_to_one_hot(g)["layers"] for g in architectures])
     network(_images(10), {"layers": tf.constant(sample)}, training=False)
     assert sorted(calls) == sorted(selected(architectures[0]) | selected(architectures[1]))
 
@@ -258,7 +268,7 @@ def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
     chosen = rng.integers(1, 7, size=(1, 21))
     np.put_along_axis(values, chosen[..., None], 0.94, axis=-1)
     values[:, :, 0] = 0.01
-    zeroed = np.where(values < proxyless.DEFAULT_SKIP_THRESHOLD, 0.0, values)
+    zeroed = np.where(values < proxyless_supernet.DEFAULT_SKIP_THRESHOLD, 0.0, values)
     images = _images(12)
     skipping = supernet(images, {"layers": tf.constant(values)})
     for mixed in supernet.mixed_layers:
@@ -268,7 +278,7 @@ def test_relaxed_weights_below_threshold_are_skipped_exactly(supernet):
         everything = supernet(images, {"layers": tf.constant(values)})
     finally:
         for mixed in supernet.mixed_layers:
-            mixed.skip_threshold = proxyless.DEFAULT_SKIP_THRESHOLD
+            mixed.skip_threshold = proxyless_supernet.DEFAULT_SKIP_THRESHOLD
     np.testing.assert_allclose(skipping, exact, atol=1e-5)
     assert not np.allclose(skipping, everything, atol=1e-5)
 
@@ -284,13 +294,13 @@ def test_dense_path_equals_the_skipping_path_when_nothing_is_skipped(supernet):
         skipping = supernet(images, relaxed, training=False)
     finally:
         for mixed in supernet.mixed_layers:
-            mixed.skip_threshold = proxyless.DEFAULT_SKIP_THRESHOLD
+            mixed.skip_threshold = proxyless_supernet.DEFAULT_SKIP_THRESHOLD
     np.testing.assert_allclose(dense, skipping, atol=1e-5)
 
 
 def test_skip_choice_is_dropped_out_in_training_only():
-    plan = proxyless.backbone(WIDTH).layers[1]  # layer 2: keeps the shape, may be skipped
-    mixed = proxyless.MixedLayer(plan, skip_dropout_rate=0.5, seed=0)
+    plan = proxyless_networks.backbone(WIDTH).layers[1]  # layer 2: keeps the shape, may be skipped
+    mixed = proxyless_supernet.MixedLayer(plan, skip_dropout_rate=0.5, seed=0)
     x = tf.ones([4, 6, 6, plan.channels])
     mixed.build(x.shape)
     skip = tf.one_hot([[0]], 7)[:, 0]
@@ -304,7 +314,9 @@ def test_skip_choice_is_dropped_out_in_training_only():
 def test_channel_changing_layers_have_no_skip_candidate(supernet):
     for mixed in supernet.mixed_layers:
         has_zero = None in mixed.candidates.values()
-        assert has_zero == (mixed.layer_plan.index not in genotypes.PROXYLESS_CHANNEL_CHANGE_LAYERS)
+        assert has_zero == (
+            mixed.layer_plan.index not in proxyless_genotype.PROXYLESS_CHANNEL_CHANGE_LAYERS
+        )
         assert isinstance(mixed.candidates.get(1), keras.layers.Layer)
 
 
@@ -312,7 +324,7 @@ def test_channel_changing_layers_have_no_skip_candidate(supernet):
 
 
 def test_op_labels_name_expansion_and_kernel():
-    labels = [proxyless.op_label(op) for op in genotypes.PROXYLESS_OPS]
+    labels = [proxyless_pictures.op_label(op) for op in proxyless_genotype.PROXYLESS_OPS]
     assert labels == ["zero/skip", "MB3 k3", "MB6 k3", "MB3 k5", "MB6 k5", "MB3 k7", "MB6 k7"]
 
 
@@ -321,11 +333,11 @@ def test_an_architecture_is_drawn_through_the_space(tmp_path):
     base.get("proxyless").draw(genotypes.load("PROXYLESS_GPU"), path)
     assert path.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="ProxylessGenotype"):
-        proxyless.draw_genotype(genotypes.load("UNAS_CIFAR10"), tmp_path / "cells.png")
+        proxyless_pictures.draw_genotype(genotypes.load("UNAS_CIFAR10"), tmp_path / "cells.png")
 
 
 def test_epoch_summaries_write_the_heatmap_and_the_drawing(tmp_path):
-    logits = {"layers": tf.zeros(genotypes.proxyless_choice_shapes()["layers"])}
+    logits = {"layers": tf.zeros(proxyless_genotype.proxyless_choice_shapes()["layers"])}
     with tf.summary.create_file_writer(str(tmp_path)).as_default(step=3):
         base.get("proxyless").epoch_summaries(logits, genotypes.load("UNAS_PROXYLESS"))
     images = {

@@ -41,12 +41,13 @@ def test_python_example_builds_valid_configs_and_chains_its_paths(tmp_path, monk
     """
     import unas_tf
     from unas_tf import genotypes, loop, retraining
+    from unas_tf.search_spaces.darts import genotype as darts_genotype
 
     calls = {}
 
     def search(config, workdir):
         loop.validate(config)
-        genotype = genotypes.random_darts(0, genotypes.DARTS_OPS[: config.num_ops])
+        genotype = darts_genotype.random_darts(0, darts_genotype.DARTS_OPS[: config.num_ops])
         os.makedirs(workdir)
         genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
         calls["search"] = genotype

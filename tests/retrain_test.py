@@ -17,6 +17,8 @@ from configs.eval import cifar10 as cifar10_preset
 from configs.eval import digits as digits_preset
 from tests import testing
 from unas_tf import data, genotypes, retraining, runs, summaries
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -334,10 +336,10 @@ def test_a_workdir_of_another_config_is_refused(tmp_path):
 def test_a_cell_that_ignores_an_input_trains(tmp_path):
     # Searches find such cells: here no normal node reads the cell before the previous one, so
     # the weights preprocessing it get no gradient (a search of the digits preset found this).
-    genotype = genotypes.DartsGenotype(
-        ops=genotypes.DARTS_OPS,
-        normal=tuple(genotypes.Node(inputs=(1, 1), ops=(1, 0)) for _ in range(4)),
-        reduce=tuple(genotypes.Node(inputs=(0, 1), ops=(4, 5)) for _ in range(4)),
+    genotype = darts_genotype.DartsGenotype(
+        ops=darts_genotype.DARTS_OPS,
+        normal=tuple(darts_genotype.Node(inputs=(1, 1), ops=(1, 0)) for _ in range(4)),
+        reduce=tuple(darts_genotype.Node(inputs=(0, 1), ops=(4, 5)) for _ in range(4)),
     )
     path = tmp_path / "genotype.json"
     genotypes.save(genotype, path)
@@ -347,7 +349,7 @@ def test_a_cell_that_ignores_an_input_trains(tmp_path):
 
 def test_a_genotype_of_another_search_space_is_a_clear_error(tmp_path):
     path = tmp_path / "proxyless.json"
-    genotypes.save(genotypes.random_proxyless(0), path)
+    genotypes.save(proxyless_genotype.random_proxyless(0), path)
     with pytest.raises(ValueError, match="config.genotype.*darts") as raised:
         retraining.run_training(_tiny_config(genotype=str(path)), tmp_path / "run")
     assert "proxyless" in str(raised.value)

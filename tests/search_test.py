@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from tests import testing
-from unas_tf import checkpoints, distributions, genotypes
+from unas_tf import checkpoints, distributions
+from unas_tf.search_spaces.darts import genotype as darts_genotype
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,7 @@ def _run(workdir, *overrides):
 
 def _phi(workdir):
     """The architecture logits of the run's latest checkpoint, restored by object."""
-    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(2))
+    distribution = distributions.ArchitectureDistribution(darts_genotype.darts_choice_shapes(2))
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     tf.train.Checkpoint(distribution=distribution).restore(latest).expect_partial()
     return {name: value.numpy() for name, value in distribution.logits.items()}

@@ -13,6 +13,8 @@ from configs.search import digits as search_digits
 from tests import search_space_test
 from unas_tf import genotypes, loop, summaries
 from unas_tf.search_spaces import base
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import pictures as darts_pictures
 
 
 def _write(directory, step, write):
@@ -69,9 +71,9 @@ def test_run_texts_hold_the_config_and_the_genotype_as_json(tmp_path):
 def test_selector_heatmap_is_an_rgba_image():
     probabilities = {
         key: np.full(shape, 1.0 / shape[-1])
-        for key, shape in genotypes.darts_choice_shapes(3).items()
+        for key, shape in darts_genotype.darts_choice_shapes(3).items()
     }
-    image = summaries.selector_heatmap(probabilities, genotypes.DARTS_OPS[:3])
+    image = darts_pictures.selector_heatmap(probabilities, darts_genotype.DARTS_OPS[:3])
     assert image.dtype == tf.uint8 and image.shape[0] == 1 and image.shape[-1] == 4
 
 

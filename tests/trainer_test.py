@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, estimators, genotypes, objectives, trainer
-from unas_tf.search_spaces import darts_supernet
+from unas_tf import distributions, estimators, objectives, trainer
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import penalty as darts_penalty
+from unas_tf.search_spaces.darts import supernet as darts_supernet
 
 # Two ops and one cell keep the traced step small; batch 4 of 8x8 images.
-OPS = genotypes.DARTS_OPS[:2]
+OPS = darts_genotype.DARTS_OPS[:2]
 BATCH = 4
 
 
@@ -22,7 +24,9 @@ def _batch(seed):
 
 def _trainer(estimator, optimizers=None, **settings):
     supernet = darts_supernet.Supernet(5, 4, 1, op_names=OPS)
-    distribution = distributions.ArchitectureDistribution(genotypes.darts_choice_shapes(len(OPS)))
+    distribution = distributions.ArchitectureDistribution(
+        darts_genotype.darts_choice_shapes(len(OPS))
+    )
     supernet(_batch(0)["image"], distribution.sample(1, seed=0))
     weight_optimizer, arch_optimizer = optimizers or (
         keras.optimizers.Adam(1e-2),
@@ -36,6 +40,7 @@ def _trainer(estimator, optimizers=None, **settings):
         arch_optimizer,
         trainer.SearchSettings(global_batch_size=BATCH, **settings),
         seed=0,
+        architecture_penalty=darts_penalty.architecture_penalty,
     )
 
 
@@ -163,7 +168,7 @@ def test_architecture_loss_uses_the_gap_form(gap_form):
     sample = distributions.sample_discrete(search.logits(), seed=[0, 1], sample_shape=[BATCH])
     record = {}
     losses = search.architecture_loss_fn(train, val, one_hot=True, record=record)(sample)
-    penalty = objectives.architecture_penalty(sample, search.settings.arch_penalty_weight)
+    penalty = darts_penalty.architecture_penalty(sample, search.settings.arch_penalty_weight)
     train_losses, val_losses = (
         objectives.task_loss(batch["label"], search._forward(batch["image"], sample, True))
         for batch in (train, val)

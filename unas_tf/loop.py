@@ -362,6 +362,7 @@ def _build_trainer(config, space, strategy, search, latency, schedule):
         config.seed,
         strategy,
         latency_objective=objective,
+        architecture_penalty=space.architecture_penalty,
     )
     return search_trainer
 

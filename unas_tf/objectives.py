@@ -1,4 +1,4 @@
-"""The search objectives as pure functions (UNAS Sec. 3.2, App. A.2, App. E.1).
+"""The search objectives as pure functions (UNAS Sec. 3.2, App. E.1).
 
 Every function returns per-sample values, so that an estimator gets the loss of each
 architecture sample ([S]) and the caller decides how to average.
@@ -7,7 +7,9 @@ architecture sample ([S]) and the caller decides how to average.
 import tensorflow as tf
 
 DEFAULT_GAP_WEIGHT = 0.5  # lambda of UNAS Eq. 8
-DEFAULT_ARCH_PENALTY_WEIGHT = 0.2  # lambda_arch of UNAS App. A.2
+# lambda_arch of UNAS App. A.2, the weight of a space's architecture penalty
+# (`SearchSpace.architecture_penalty`).
+DEFAULT_ARCH_PENALTY_WEIGHT = 0.2
 # How a batch estimates Eq. 8's gap (see `generalization_loss`); the first is the default.
 GAP_FORMS = ("per_pair", "batch")
 DEFAULT_GAP_FORM = GAP_FORMS[0]
@@ -93,38 +95,6 @@ def latency_hinge(latency, target):
             f"Received: target={target}"
         )
     return tf.nn.relu(latency - target)
-
-
-def architecture_penalty(sample, weight=DEFAULT_ARCH_PENALTY_WEIGHT):
-    """lambda_arch sum_n tr([i_n (x) o_n][i'_n (x) o'_n]^T) per sample (UNAS App. A.2).
-
-    The factorized cell is symmetric in its two (input, op) selectors, so without this term a
-    search may pick the same pair twice. The trace factorises as (i_n . i'_n)(o_n . o'_n): 1 for
-    a one-hot sample repeating a pair, 0 otherwise, and smooth in relaxed samples.
-
-    Args:
-      sample: a DARTS architecture sample, keys "{cell}/ops" [S, nodes, 2, K] and
-        "{cell}/inputs_{n}" [S, 2, n+2] (see `genotypes.darts_choice_shapes`).
-      weight: lambda_arch.
-
-    Returns:
-      [S] penalties, summed over the nodes of both cell types; zeros for a sample without
-      factorized cells (the ProxylessNAS space has no symmetric selectors to penalise).
-    """
-    terms = []
-    for key, ops in sample.items():
-        if not key.endswith("/ops"):
-            continue
-        cell = key[: -len("/ops")]
-        same_op = tf.reduce_sum(ops[:, :, 0] * ops[:, :, 1], axis=-1)  # [S, nodes]
-        for node in range(ops.shape[1]):
-            inputs = sample[f"{cell}/inputs_{node}"]
-            same_input = tf.reduce_sum(inputs[:, 0] * inputs[:, 1], axis=-1)  # [S]
-            terms.append(same_input * same_op[:, node])
-    if not terms:
-        leaf = tf.nest.flatten(sample)[0]
-        return tf.zeros(tf.shape(leaf)[:1], leaf.dtype)
-    return weight * tf.add_n(terms)
 
 
 def accuracy(labels, logits):

@@ -100,6 +100,8 @@ class SearchTrainer(tf.Module):
       strategy: the `tf.distribute` strategy the modules were built under.
       latency_objective: optional `latency.objective.LatencyObjective`; then architecture steps
         take a `latency` argument and add its term (UNAS App. E.1).
+      architecture_penalty: optional `(samples, weight) -> [S] or None`, the space's penalty
+        (`SearchSpace.architecture_penalty`), weighted by `settings.arch_penalty_weight`.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class SearchTrainer(tf.Module):
         seed,
         strategy=None,
         latency_objective=None,
+        architecture_penalty=None,
     ):
         super().__init__(name="search_trainer")
         self.supernet = supernet
@@ -124,6 +127,7 @@ class SearchTrainer(tf.Module):
         self.seed = seed
         self.strategy = strategy or tf.distribute.get_strategy()
         self.latency_objective = latency_objective
+        self.architecture_penalty = architecture_penalty
         with self.strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
 
@@ -221,7 +225,11 @@ class SearchTrainer(tf.Module):
                 )
             else:
                 task = terms[settings.objective]
-            penalty = objectives.architecture_penalty(sample, settings.arch_penalty_weight)
+            penalty = None
+            if self.architecture_penalty is not None:
+                penalty = self.architecture_penalty(sample, settings.arch_penalty_weight)
+            if penalty is None:
+                penalty = tf.zeros([num_samples])
             if record is not None:
                 record.update({f"{split}_loss": tf.reduce_mean(t) for split, t in terms.items()})
                 record["penalty"] = tf.reduce_mean(penalty)

@@ -81,8 +81,8 @@ def proxyless_search_config(latency=None, **overrides):
         space="proxyless",  # the search space (unas_tf/search_spaces/): darts | proxyless
         width_multiplier=1.0,  # scales every channel count of the backbone
         skip_dropout_rate=0.1,  # dropout on the skip choice during search (App. E.1)
-        # Start residual candidates as the identity (unas_tf/search_spaces/proxyless.py,
-        # ProxylessSupernet); False is ProxylessNAS's initialisation.
+        # Start residual candidates as the identity (ProxylessSupernet in
+        # unas_tf/search_spaces/proxyless/supernet.py); False is ProxylessNAS's initialisation.
         zero_init_residual=False,
         arch_penalty_weight=0.0,  # the DARTS-cell penalty of App. A.2 has nothing to act on
         batch_size=192,

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from unas_tf import config_checks, genotypes
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 # Defaults of `LatencyMeter`; configs override them (configs/eval/proxyless_imagenet.py).
 DEFAULT_BATCH_SIZE = 32
@@ -91,7 +92,7 @@ class LatencyMeter:
 
     Args:
       build_model: maps a genotype to its plain Keras model; the model's input shape fixes the
-        image size, and dict outputs are all computed (e.g. `proxyless.proxyless_network`).
+        image size, and dict outputs are all computed (e.g. `proxyless_networks.proxyless_network`).
       batch_size: images per timed call.
       warmup_runs: untimed calls after compiling; at least 1, the first call compiles.
       repeats: timed repeats; the median of these is the latency.
@@ -160,7 +161,7 @@ class LatencyMeter:
     def measure_sample(self, sample):
         """Measures the architecture of a one-hot ProxylessNAS sample {"layers": [(1,) 21, 7]}."""
         indices = {"layers": tf.reshape(tf.argmax(sample["layers"], axis=-1), [-1]).numpy()}
-        return self.measure(genotypes.proxyless_from_indices(indices))
+        return self.measure(proxyless_genotype.proxyless_from_indices(indices))
 
     def cached(self, genotype):
         """Returns the cached `Measurement` of `genotype`, or None."""

@@ -27,7 +27,7 @@ import tensorflow as tf
 import unas_tf
 from unas_tf import config_checks, genotypes
 from unas_tf.latency import measure
-from unas_tf.search_spaces import proxyless
+from unas_tf.search_spaces.proxyless import networks as proxyless_networks
 
 # The child's stderr kept for an error message when it fails.
 _STDERR_TAIL_CHARS = 2000
@@ -45,7 +45,7 @@ class MeasuringProcess(measure.LatencyMeter):
     `measurements` are the parent's, as in `LatencyMeter`.
 
     Args:
-      network: keyword arguments of `proxyless.proxyless_network` besides the genotype:
+      network: keyword arguments of `proxyless_networks.proxyless_network` besides the genotype:
         `num_classes`, `width_multiplier` and `image_size`.
       intra_op_threads: TensorFlow intra-op threads of the child; 0 for TensorFlow's default.
       **meter_settings: the `LatencyMeter` settings (batch_size, warmup_runs, repeats,
@@ -131,7 +131,7 @@ PROCESS_RULES = {
 def search_meter(config, num_classes):
     """Returns the latency meter of a ProxylessNAS search (or of re-measuring its result).
 
-    It measures `proxyless.proxyless_network` at `config.width_multiplier`, at
+    It measures `proxyless_networks.proxyless_network` at `config.width_multiplier`, at
     `config.latency.image_size` (the deployment resolution; 0 for `config.image_size`), in this
     process or, with `config.latency.separate_process`, in a `MeasuringProcess` with
     `config.latency.intra_op_threads` threads.
@@ -163,7 +163,7 @@ def search_meter(config, num_classes):
 def _meter_here(network, settings):
     """A `LatencyMeter` of `proxyless_network(genotype, **network)` in this process."""
     return measure.LatencyMeter(
-        lambda genotype: proxyless.proxyless_network(genotype, **network), **settings
+        lambda genotype: proxyless_networks.proxyless_network(genotype, **network), **settings
     )
 
 

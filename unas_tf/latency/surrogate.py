@@ -12,8 +12,8 @@ import time
 import numpy as np
 from absl import logging
 
-from unas_tf import genotypes
 from unas_tf.estimators import linear_surrogate
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 # Defaults of `LatencySurrogate.fit`.
 DEFAULT_L2 = 1e-3
@@ -38,7 +38,7 @@ class LatencySurrogate:
     def __init__(self, meter=None):
         self.meter = meter
         self.linear = linear_surrogate.LinearSurrogate(
-            genotypes.proxyless_choice_shapes(), name="latency_surrogate"
+            proxyless_genotype.proxyless_choice_shapes(), name="latency_surrogate"
         )
         self.genotypes = []
         self.latencies_ms = []
@@ -53,7 +53,7 @@ class LatencySurrogate:
         Returns:
           The latency in milliseconds.
         """
-        if not isinstance(genotype, genotypes.ProxylessGenotype):
+        if not isinstance(genotype, proxyless_genotype.ProxylessGenotype):
             raise ValueError(
                 "Invalid value received for argument `genotype`. Expected a ProxylessGenotype. "
                 f"Received: genotype={genotype!r}"
@@ -77,8 +77,8 @@ class LatencySurrogate:
     def measure_random(self, num_architectures, seed=0):
         """Measures `num_architectures` uniformly random architectures and adds them.
 
-        Architecture i is `genotypes.random_proxyless([seed, i])`, so runs with the same seed
-        measure the same architectures.
+        Architecture i is `proxyless_genotype.random_proxyless([seed, i])`, so runs with the same
+        seed measure the same architectures.
         """
         if (
             isinstance(num_architectures, bool)
@@ -91,7 +91,7 @@ class LatencySurrogate:
             )
         start = time.perf_counter()
         for i in range(num_architectures):
-            self.add(genotypes.random_proxyless([seed, i]))
+            self.add(proxyless_genotype.random_proxyless([seed, i]))
             if (i + 1) % _PROGRESS_EVERY == 0 and i + 1 < num_architectures:
                 logging.info(
                     "Latency surrogate: %d/%d random architectures measured (%.0f s)",
@@ -104,7 +104,7 @@ class LatencySurrogate:
         """Returns the data points as {"layers": one-hot float32 [N, 21, 7]}."""
         return {
             "layers": np.stack(
-                [genotypes.proxyless_to_one_hot(g)["layers"] for g in self.genotypes]
+                [proxyless_genotype.proxyless_to_one_hot(g)["layers"] for g in self.genotypes]
             )
         }
 

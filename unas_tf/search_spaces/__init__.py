@@ -1,1 +1,1 @@
-"""Search spaces: their ops as lean Keras layers, supernets, and the networks they describe."""
+"""Search spaces: the registry (`base`), one package per space, and the parts they share."""

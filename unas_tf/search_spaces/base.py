@@ -2,9 +2,10 @@
 
 The search loop, retraining, export, genotype files and launchers ask the space object (found
 by `config.space`, a genotype file's "space" field or an eval config's `network`) and never
-compare its name. A new space is one module: a `SearchSpace` subclass, registered with
-`register`, whose genotypes are frozen dataclasses with a `space` class attribute holding its
-name and an `ops` tuple of op names.
+compare its name. A new space is one module or package: a `SearchSpace` subclass, registered
+with `register`, whose genotypes are frozen dataclasses with a `space` class attribute holding
+its name and an `ops` tuple of op names. Nothing outside a space's package imports it: callers
+reach it through this registry.
 """
 
 import abc
@@ -15,7 +16,7 @@ from unas_tf import config_checks
 
 # The modules of the spaces that come with the library, imported on the first look-up so that
 # importing this module (as genotypes.py does) imports no network code.
-_BUILT_IN = ("unas_tf.search_spaces.darts", "unas_tf.search_spaces.proxyless")
+_BUILT_IN = ("unas_tf.search_spaces.darts.space", "unas_tf.search_spaces.proxyless.space")
 _REGISTRY = {}
 
 
@@ -61,6 +62,19 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def genotype_from_indices(self, indices, ops):
         """The genotype of one chosen index per selector ({group: int array [...]})."""
+
+    def architecture_penalty(self, samples, weight):
+        """A per-sample penalty the architecture loss adds, or None (the default) for none.
+
+        Args:
+          samples: {group: [S, ...]} architecture samples, one-hot or relaxed.
+          weight: the penalty's weight, `config.arch_penalty_weight`.
+
+        Returns:
+          [S] penalties, or None when the space has nothing to penalise.
+        """
+        del samples, weight
+        return None
 
     def epoch_summaries(self, logits, genotype):
         """Writes this space's TensorBoard pictures of phi and the argmax genotype (default)."""

@@ -1,9 +1,7 @@
 """The DARTS operations as lean Keras layers, channels-last (NHWC).
 
 Each op is one Keras layer that owns its weights (convolution kernels and batch-norm variables)
-and computes with `tf.nn` directly. Nesting Keras sub-layers would multiply the Python-side layer
-calls that dominate the trace time of an unrolled supernet (bench/supernet.py), so the
-batch norm here is a pair of functions rather than a layer.
+and computes with `tf.nn` directly, its batch norm the functions of `search_spaces/primitives.py`.
 
 The structure of every op, its padding and its batch-norm settings follow DARTS (Liu et al.,
 2019) as used by UNAS (Vahdat et al., CVPR 2020); tests/ops_test.py checks them. Padding is
@@ -22,181 +20,17 @@ to all the states a node may read this way, one graph op where there would be G.
 use the default G = 1, where the weights are the plain op's.
 """
 
-import math
-from typing import Any, NamedTuple
-
 import keras
 import tensorflow as tf
 
-from unas_tf import genotypes
+from unas_tf.search_spaces import primitives
+from unas_tf.search_spaces.darts import genotype as darts_genotype
 
-BN_EPSILON = 1e-5
-# Keras counts momentum from the other side: 0.9 here is PyTorch's BatchNorm2d(momentum=0.1).
-BN_MOMENTUM = 0.9
 DIL_CONV_DILATION = 2
 POOL_SIZE = 3
-VALID_STRIDES = (1, 2)
 
 # The genotype format fixes the order: op indices in genotypes refer to it.
-OPS = genotypes.DARTS_OPS
-
-
-class BatchNormWeights(NamedTuple):
-    """The variables of one batch norm; `gamma` and `beta` are None when it is not affine."""
-
-    gamma: Any
-    beta: Any
-    moving_mean: Any
-    moving_variance: Any
-
-
-def add_batch_norm_weights(layer, name, channels, affine, gamma_initializer="ones"):
-    """Creates the variables of a batch norm over `channels` on `layer` (call from `build`).
-
-    Args:
-      layer: The Keras layer that owns the variables.
-      name: Prefix of the variable names, e.g. "bn_1" gives "bn_1_gamma", ...
-      channels: Number of channels normalised.
-      affine: Whether to learn a per-channel scale (gamma) and offset (beta).
-      gamma_initializer: initializer of gamma: "ones" (PyTorch's), or "zeros" for the last
-        batch norm of a residual branch that should start as the identity.
-
-    Returns:
-      A `BatchNormWeights`.
-    """
-    gamma = beta = None
-    if affine:
-        gamma = layer.add_weight(
-            shape=(channels,),
-            initializer=gamma_initializer,
-            autocast=False,
-            name=f"{name}_gamma",
-        )
-        beta = layer.add_weight(
-            shape=(channels,), initializer="zeros", autocast=False, name=f"{name}_beta"
-        )
-    moving_mean = _replica_local_statistic(layer, channels, "zeros", f"{name}_moving_mean")
-    moving_variance = _replica_local_statistic(layer, channels, "ones", f"{name}_moving_variance")
-    return BatchNormWeights(gamma, beta, moving_mean, moving_variance)
-
-
-def _replica_local_statistic(layer, channels, initializer, name):
-    """A moving statistic that each replica updates with its own batch, averaged when read.
-
-    On-read synchronisation, as tf.keras batch norms had: an update inside a replica needs no
-    cross-replica synchronisation point, which TensorFlow cannot place inside the nested
-    `tf.function`s of the search step.
-    """
-    with keras.name_scope(layer.name, caller=layer):
-        variable = keras.Variable(
-            initializer=keras.initializers.get(initializer),
-            shape=(channels,),
-            trainable=False,
-            autocast=False,
-            aggregation="mean",
-            synchronization="on_read",
-            name=name,
-        )
-    layer._track_variable(variable)
-    return variable
-
-
-def group_member(weight, groups, member, axis=-1):
-    """The part of a grouped weight that belongs to copy `member` (see the module docstring).
-
-    Args:
-      weight: A variable or tensor whose `axis` holds `groups` equal blocks, one per copy.
-      groups: G.
-      member: None for the whole weight, or a scalar (int or int tensor) in [0, G).
-      axis: The grouped axis.
-
-    Returns:
-      `weight` itself when `member` is None, else its `member`-th block along `axis`.
-    """
-    if member is None:
-        return weight
-    shape = weight.shape
-    axis %= len(shape)
-    split = [*shape[:axis], groups, shape[axis] // groups, *shape[axis + 1 :]]
-    return tf.gather(tf.reshape(weight, split), member, axis=axis)
-
-
-def _move_member(weights, batch_mean, batch_variance, member):
-    """Moves one copy's block of a grouped op's moving statistics towards the batch's.
-
-    A masked update of the whole variables: fewer graph ops than slicing out the block.
-    """
-    channels = batch_mean.shape[0]
-    groups = weights.moving_mean.shape[0] // channels
-    copy_of_channel = tf.constant([g for g in range(groups) for _ in range(channels)])
-    step = tf.cast(tf.equal(copy_of_channel, member), batch_mean.dtype) * (1.0 - BN_MOMENTUM)
-    for variable, batch_statistic in (
-        (weights.moving_mean, batch_mean),
-        (weights.moving_variance, batch_variance),
-    ):
-        variable.assign_add(step * (tf.tile(batch_statistic, [groups]) - variable))
-
-
-def batch_norm(x, weights, training, member=None):
-    """Batch-normalises NHWC `x` per channel, as PyTorch's BatchNorm2d.
-
-    In training, normalises with the batch moments and moves the moving statistics towards them
-    (the mean and the unbiased variance of the batch, as PyTorch, which trained the published
-    networks); in inference, normalises with the moving statistics.
-
-    Args:
-      x: A [N, H, W, C] tensor.
-      weights: The `BatchNormWeights` of this batch norm, over C channels, or over G C channels
-        of which `member` picks the C that normalise `x`.
-      training: Python bool.
-      member: None, or the copy of a grouped op (see `group_member`).
-
-    Returns:
-      The normalised tensor, same shape as `x`.
-    """
-    channels = x.shape[-1]
-    groups = weights.moving_mean.shape[0] // channels if member is not None else 1
-
-    def affine_part(weight, identity):
-        """gamma or beta of `member`; a constant identity value when BN is not affine."""
-        if weight is None:
-            return tf.constant(identity, shape=[channels])
-        return group_member(weight, groups, member)
-
-    # One fused op instead of the dozen of moments, normalisation and moving average: fewer
-    # graph nodes to start up (TensorFlow's start-up grows with them) and one pass less over x.
-    # It moves the moving statistics itself, except one copy's of a grouped op, moved here
-    # from the batch's.
-    fused_update = not (training and member is not None)
-    y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-        x=x,
-        scale=affine_part(weights.gamma, 1.0),
-        offset=affine_part(weights.beta, 0.0),
-        mean=group_member(weights.moving_mean, groups, member) if fused_update else tf.zeros([0]),
-        variance=(
-            group_member(weights.moving_variance, groups, member) if fused_update else tf.zeros([0])
-        ),
-        epsilon=BN_EPSILON,
-        exponential_avg_factor=1.0 - BN_MOMENTUM if fused_update else 1.0,
-        is_training=training,
-    )
-    if training and fused_update:
-        weights.moving_mean.assign(mean)
-        weights.moving_variance.assign(variance)
-    elif training:
-        _move_member(weights, mean, variance, member)
-    return y
-
-
-def kernel_initializer(fan_in):
-    """PyTorch's default convolution initialiser: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-
-    The published networks were trained with it (kaiming_uniform with a=sqrt(5)). Taking the
-    fan-in explicitly matters for depthwise kernels: it is k*k, which Keras's own initialisers
-    would take as k*k*C.
-    """
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.initializers.RandomUniform(-bound, bound)
+OPS = darts_genotype.DARTS_OPS
 
 
 def _spatial_padding(padding):
@@ -265,24 +99,6 @@ def _pointwise(x, kernel, groups=1, stride=1):
     return _grouped_pointwise(x[:, ::stride, ::stride, :], tf.convert_to_tensor(kernel))
 
 
-def check_positive(name, value):
-    """Raises Keras's ValueError for a layer argument that is not a positive integer."""
-    if not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a positive integer. "
-            f"Received: {name}={value}"
-        )
-
-
-def check_stride(stride):
-    """Raises Keras's ValueError for a stride other than 1 or 2."""
-    if stride not in VALID_STRIDES:
-        raise ValueError(
-            f"Invalid value received for argument `stride`. Expected one of {VALID_STRIDES}. "
-            f"Received: stride={stride}"
-        )
-
-
 def _reduced_shape(input_shape, stride, channels):
     def reduce(size):
         return None if size is None else -(-size // stride)
@@ -305,20 +121,22 @@ def _separable_weights(layer, suffix, input_channels, output_channels):
     over G * C channels, the pointwise kernel as a grouped 1x1 convolution.
 
     Returns:
-      (depthwise_kernel, pointwise_kernel, BatchNormWeights).
+      (depthwise_kernel, pointwise_kernel, primitives.BatchNormWeights).
     """
     k, groups = layer.kernel_size, layer.groups
     depthwise = layer.add_weight(
         shape=(k, k, groups * input_channels, 1),
-        initializer=kernel_initializer(k * k),
+        initializer=primitives.kernel_initializer(k * k),
         name=f"depthwise_kernel{suffix}",
     )
     pointwise = layer.add_weight(
         shape=(1, 1, input_channels, groups * output_channels),
-        initializer=kernel_initializer(input_channels),
+        initializer=primitives.kernel_initializer(input_channels),
         name=f"pointwise_kernel{suffix}",
     )
-    bn = add_batch_norm_weights(layer, f"bn{suffix}", groups * output_channels, layer.affine)
+    bn = primitives.add_batch_norm_weights(
+        layer, f"bn{suffix}", groups * output_channels, layer.affine
+    )
     return depthwise, pointwise, bn
 
 
@@ -331,9 +149,9 @@ class _ConvolutionOp(keras.layers.Layer):
 
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kwargs):
         super().__init__(**kwargs)
-        check_positive("channels", channels)
-        check_positive("kernel_size", kernel_size)
-        check_stride(stride)
+        primitives.check_positive("channels", channels)
+        primitives.check_positive("kernel_size", kernel_size)
+        primitives.check_stride(stride)
         self.channels = channels
         self.kernel_size = kernel_size
         self.stride = stride
@@ -381,15 +199,15 @@ class ReLUConvBN(_ConvolutionOp):
         k = self.kernel_size
         self.kernel = self.add_weight(
             shape=(k, k, input_channels, self.channels),
-            initializer=kernel_initializer(k * k * input_channels),
+            initializer=primitives.kernel_initializer(k * k * input_channels),
             name="kernel",
         )
-        self.bn = add_batch_norm_weights(self, "bn", self.channels, self.affine)
+        self.bn = primitives.add_batch_norm_weights(self, "bn", self.channels, self.affine)
 
     def call(self, inputs, training=False):
         x = tf.nn.relu(inputs) if self.relu else inputs
         x = _conv(x, self.kernel, self.stride, self.kernel_size // 2)
-        return batch_norm(x, self.bn, training)
+        return primitives.batch_norm(x, self.bn, training)
 
     def multiply_adds(self, input_shape):
         """Multiply-adds for one example of shape [N, H, W, C_in] (N ignored)."""
@@ -422,8 +240,8 @@ class FactorizedReduce(keras.layers.Layer):
 
     def __init__(self, channels, affine=True, groups=1, **kwargs):
         super().__init__(**kwargs)
-        check_positive("channels", channels)
-        check_positive("groups", groups)
+        primitives.check_positive("channels", channels)
+        primitives.check_positive("groups", groups)
         if channels % 2:
             raise ValueError(
                 "Invalid value received for argument `channels`. Expected an even number "
@@ -438,20 +256,24 @@ class FactorizedReduce(keras.layers.Layer):
         input_channels = input_shape[-1] // self.groups
         shape = (1, 1, input_channels, self.groups * self.channels // 2)
         self.kernel_1 = self.add_weight(
-            shape=shape, initializer=kernel_initializer(input_channels), name="kernel_1"
+            shape=shape, initializer=primitives.kernel_initializer(input_channels), name="kernel_1"
         )
         self.kernel_2 = self.add_weight(
-            shape=shape, initializer=kernel_initializer(input_channels), name="kernel_2"
+            shape=shape, initializer=primitives.kernel_initializer(input_channels), name="kernel_2"
         )
-        self.bn = add_batch_norm_weights(self, "bn", self.groups * self.channels, self.affine)
+        self.bn = primitives.add_batch_norm_weights(
+            self, "bn", self.groups * self.channels, self.affine
+        )
 
     def call(self, inputs, training=False, member=None):
         x = tf.nn.relu(inputs)
         shifted = tf.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]])
         groups = self.groups if member is None else 1
         halves = [
-            _pointwise(x, group_member(self.kernel_1, self.groups, member), groups, 2),
-            _pointwise(shifted, group_member(self.kernel_2, self.groups, member), groups, 2),
+            _pointwise(x, primitives.group_member(self.kernel_1, self.groups, member), groups, 2),
+            _pointwise(
+                shifted, primitives.group_member(self.kernel_2, self.groups, member), groups, 2
+            ),
         ]
         if member is None and self.groups > 1:
             # Each copy's output channels are its two halves, side by side.
@@ -460,7 +282,7 @@ class FactorizedReduce(keras.layers.Layer):
             x = tf.reshape(tf.concat(halves, axis=-1), tf.concat([pixels, [-1]], 0))
         else:
             x = tf.concat(halves, axis=-1)
-        return batch_norm(x, self.bn, training, member)
+        return primitives.batch_norm(x, self.bn, training, member)
 
     def compute_output_shape(self, input_shape):
         return _reduced_shape(input_shape, self.stride, self.groups * self.channels)
@@ -486,7 +308,7 @@ class _SeparableOp(_ConvolutionOp):
 
     def __init__(self, channels, kernel_size, stride=1, affine=True, groups=1, **kwargs):
         super().__init__(channels, kernel_size, stride, affine, **kwargs)
-        check_positive("groups", groups)
+        primitives.check_positive("groups", groups)
         self.groups = groups
 
     def build(self, input_shape):
@@ -498,11 +320,11 @@ class _SeparableOp(_ConvolutionOp):
     def _separable_block(self, x, weights, stride, padding, dilation, training, member):
         """Depthwise, pointwise 1x1, BN with one block's weights (of copy `member`)."""
         depthwise, pointwise, bn = weights
-        depthwise = group_member(depthwise, self.groups, member, axis=2)
-        pointwise = group_member(pointwise, self.groups, member, axis=3)
+        depthwise = primitives.group_member(depthwise, self.groups, member, axis=2)
+        pointwise = primitives.group_member(pointwise, self.groups, member, axis=3)
         x = _depthwise_conv(x, depthwise, stride, padding, dilation)
         x = _pointwise(x, pointwise, self.groups if member is None else 1)
-        return batch_norm(x, bn, training, member)
+        return primitives.batch_norm(x, bn, training, member)
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups}
@@ -619,7 +441,7 @@ class _Pool(keras.layers.Layer):
 
     def __init__(self, stride=1, **kwargs):
         super().__init__(**kwargs)
-        check_stride(stride)
+        primitives.check_stride(stride)
         self.stride = stride
 
     def compute_output_shape(self, input_shape):

@@ -17,7 +17,8 @@ import keras
 import tensorflow as tf
 
 from unas_tf import model_size
-from unas_tf.search_spaces import ops
+from unas_tf.search_spaces import primitives
+from unas_tf.search_spaces.darts import ops
 
 AUX_POOL_SIZE = 5
 AUX_CHANNELS = (128, 768)
@@ -308,16 +309,16 @@ class AuxiliaryHead(keras.layers.Layer):
         hidden, features = AUX_CHANNELS
         self.conv_kernel_1 = self.add_weight(
             shape=(1, 1, input_channels, hidden),
-            initializer=ops.kernel_initializer(input_channels),
+            initializer=primitives.kernel_initializer(input_channels),
             name="conv_kernel_1",
         )
-        self.bn_1 = ops.add_batch_norm_weights(self, "bn_1", hidden, affine=True)
+        self.bn_1 = primitives.add_batch_norm_weights(self, "bn_1", hidden, affine=True)
         self.conv_kernel_2 = self.add_weight(
             shape=(2, 2, hidden, features),
-            initializer=ops.kernel_initializer(4 * hidden),
+            initializer=primitives.kernel_initializer(4 * hidden),
             name="conv_kernel_2",
         )
-        self.bn_2 = ops.add_batch_norm_weights(self, "bn_2", features, affine=True)
+        self.bn_2 = primitives.add_batch_norm_weights(self, "bn_2", features, affine=True)
         self.dense_kernel = self.add_weight(
             shape=(features, self.num_classes), initializer="glorot_uniform", name="dense_kernel"
         )
@@ -327,9 +328,13 @@ class AuxiliaryHead(keras.layers.Layer):
 
     def call(self, inputs, training=False):
         x = tf.nn.avg_pool2d(tf.nn.relu(inputs), AUX_POOL_SIZE, self.pool_stride, "VALID")
-        x = ops.batch_norm(tf.nn.conv2d(x, self.conv_kernel_1, 1, "VALID"), self.bn_1, training)
+        x = primitives.batch_norm(
+            tf.nn.conv2d(x, self.conv_kernel_1, 1, "VALID"), self.bn_1, training
+        )
         x = tf.nn.relu(x)
-        x = ops.batch_norm(tf.nn.conv2d(x, self.conv_kernel_2, 1, "VALID"), self.bn_2, training)
+        x = primitives.batch_norm(
+            tf.nn.conv2d(x, self.conv_kernel_2, 1, "VALID"), self.bn_2, training
+        )
         x = tf.reduce_mean(tf.nn.relu(x), axis=[1, 2])
         return tf.matmul(x, self.dense_kernel) + self.dense_bias
 

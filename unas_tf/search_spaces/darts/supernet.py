@@ -24,8 +24,8 @@ import functools
 import keras
 import tensorflow as tf
 
-from unas_tf import genotypes
-from unas_tf.search_spaces import darts_networks, ops
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import networks, ops
 
 DEFAULT_SKIP_THRESHOLD = 0.05
 
@@ -85,7 +85,7 @@ class SupernetCell(keras.layers.Layer):
 
     Args:
       channels: C, the channels of every node.
-      op_names: the candidate ops, a prefix of `genotypes.DARTS_OPS`.
+      op_names: the candidate ops, a prefix of `darts_genotype.DARTS_OPS`.
       reduction: whether this cell halves the resolution (stride 2 on edges from inputs 0, 1).
       reduction_prev: whether the previous cell did.
       num_nodes: intermediate nodes per cell.
@@ -108,7 +108,7 @@ class SupernetCell(keras.layers.Layer):
         op_names,
         reduction,
         reduction_prev,
-        num_nodes=genotypes.NUM_NODES,
+        num_nodes=darts_genotype.NUM_NODES,
         skip_threshold=DEFAULT_SKIP_THRESHOLD,
         **kwargs,
     ):
@@ -282,21 +282,21 @@ class SupernetCell(keras.layers.Layer):
 class Supernet(keras.layers.Layer):
     """The search network: stem, `layers` factorized cells, global pooling, classifier.
 
-    Stem, cell plan and classifier are the evaluation networks' (`darts_networks`), so a
+    Stem, cell plan and classifier are the evaluation networks' (`networks`), so a
     one-hot sample with the weights copied across reproduces the child network's outputs.
 
     Args:
       num_classes: classifier outputs.
       init_channels: C of the first cells.
       layers: number of cells (8 for the CIFAR search, 14 for ImageNet).
-      op_names: candidate ops, a prefix of `genotypes.DARTS_OPS` (ImageNet searches use five).
+      op_names: candidate ops, a prefix of `darts_genotype.DARTS_OPS` (ImageNet searches use five).
       stem: "cifar" (32x32 inputs, also the embedded data) or "imagenet" (224x224).
       skip_threshold: see `SupernetCell`.
       **kwargs: base layer keyword arguments.
 
     Call arguments:
       images: [N, H, W, 3].
-      sample: mapping with the keys of `genotypes.darts_choice_shapes(K)`, each [S, ...] with
+      sample: mapping with the keys of `darts_genotype.darts_choice_shapes(K)`, each [S, ...] with
         S = 1 (one architecture for the batch) or S = N (one per example); one-hot or relaxed.
       training: Python bool.
       skip_inactive: Python bool. True runs only edges whose weight exceeds `skip_threshold`
@@ -315,15 +315,15 @@ class Supernet(keras.layers.Layer):
         num_classes,
         init_channels,
         layers,
-        op_names=genotypes.DARTS_OPS,
+        op_names=darts_genotype.DARTS_OPS,
         stem="cifar",
         skip_threshold=DEFAULT_SKIP_THRESHOLD,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.op_names = tuple(op_names)
-        self.stem = darts_networks.Stem(stem, init_channels, name="stem")
-        plans = darts_networks.cell_plans(layers, init_channels, self.stem.reduction_prev)
+        self.stem = networks.Stem(stem, init_channels, name="stem")
+        plans = networks.cell_plans(layers, init_channels, self.stem.reduction_prev)
         self.cells = [
             SupernetCell(
                 plan.channels,

@@ -1,20 +1,25 @@
 """The DARTS cell space with UNAS's factorized cells (UNAS Sec. 4), as a `SearchSpace`.
 
-Each cell node picks two inputs and two ops with four independent selectors; the networks are
-in `darts_networks`, the supernet in `darts_supernet`, the genotype type in `genotypes`.
+Each cell node picks two inputs and two ops with four independent selectors. The package holds
+the genotype type and its codec (`genotype`), the ops (`ops`), the evaluation networks
+(`networks`), the supernet (`supernet`), the architecture penalty (`penalty`) and the pictures
+(`pictures`); this module is the space as the search, retraining and launchers see it.
 """
 
 import tensorflow as tf
 
-from unas_tf import config_checks, genotypes, summaries
-from unas_tf.search_spaces import base, darts_networks, darts_supernet
+from unas_tf import config_checks
+from unas_tf.search_spaces import base
+from unas_tf.search_spaces.darts import genotype as darts_genotype
+from unas_tf.search_spaces.darts import networks as darts_networks
+from unas_tf.search_spaces.darts import penalty, pictures, supernet
 
 
 @base.register
 class DartsSpace(base.SearchSpace):
-    """Normal and reduction cells of 4 nodes over a prefix of `genotypes.DARTS_OPS`."""
+    """Normal and reduction cells of 4 nodes over a prefix of `darts_genotype.DARTS_OPS`."""
 
-    name = genotypes.DartsGenotype.space
+    name = darts_genotype.DartsGenotype.space
     networks = ("cifar", "imagenet")
     _BUILDERS = {"cifar": darts_networks.cifar_network, "imagenet": darts_networks.imagenet_network}
 
@@ -23,9 +28,9 @@ class DartsSpace(base.SearchSpace):
         "init_channels": config_checks.POSITIVE_INT,
         "num_ops": config_checks.Rule(
             lambda value: (
-                config_checks.POSITIVE_INT.holds(value) and value <= len(genotypes.DARTS_OPS)
+                config_checks.POSITIVE_INT.holds(value) and value <= len(darts_genotype.DARTS_OPS)
             ),
-            f"1..{len(genotypes.DARTS_OPS)}",
+            f"1..{len(darts_genotype.DARTS_OPS)}",
         ),
         "stem": config_checks.one_of(darts_networks.Stem.KINDS),
     }
@@ -34,36 +39,41 @@ class DartsSpace(base.SearchSpace):
         "init_channels": config_checks.POSITIVE_INT,
         "random_ops": config_checks.Rule(
             lambda value: (
-                config_checks.NON_NEGATIVE_INT.holds(value) and value <= len(genotypes.DARTS_OPS)
+                config_checks.NON_NEGATIVE_INT.holds(value)
+                and value <= len(darts_genotype.DARTS_OPS)
             ),
-            f"0 (all) .. {len(genotypes.DARTS_OPS)}",
+            f"0 (all) .. {len(darts_genotype.DARTS_OPS)}",
         ),
         "auxiliary": config_checks.BOOLEAN,
     }
 
     def ops(self, config):
-        return genotypes.DARTS_OPS[: config.num_ops]
+        return darts_genotype.DARTS_OPS[: config.num_ops]
 
     def choice_shapes(self, config):
-        return genotypes.darts_choice_shapes(config.num_ops)
+        return darts_genotype.darts_choice_shapes(config.num_ops)
 
     def build_supernet(self, config, num_classes):
-        return darts_supernet.Supernet(
+        return supernet.Supernet(
             num_classes, config.init_channels, config.layers, self.ops(config), stem=config.stem
         )
 
     def genotype_from_indices(self, indices, ops):
-        return genotypes.darts_from_indices(indices, ops)
+        return darts_genotype.darts_from_indices(indices, ops)
+
+    def architecture_penalty(self, samples, weight):
+        """The repeated (input, op) pairs of the factorized cells (UNAS App. A.2)."""
+        return penalty.architecture_penalty(samples, weight)
 
     def epoch_summaries(self, logits, genotype):
         probabilities = {key: tf.nn.softmax(value).numpy() for key, value in logits.items()}
-        heatmap = summaries.selector_heatmap(probabilities, genotype.ops)
+        heatmap = pictures.selector_heatmap(probabilities, genotype.ops)
         tf.summary.image("selector_probabilities", heatmap)
-        tf.summary.image("cells", summaries.cells_image(genotype))
+        tf.summary.image("cells", pictures.cells_image(genotype))
 
     def describe(self, genotype):
         lines = []
-        for cell in genotypes.DARTS_CELLS:
+        for cell in darts_genotype.DARTS_CELLS:
             described = ", ".join(
                 f"[{a}:{genotype.ops[i]} + {b}:{genotype.ops[j]}]"
                 for (a, b), (i, j) in ((node.inputs, node.ops) for node in getattr(genotype, cell))
@@ -72,15 +82,15 @@ class DartsSpace(base.SearchSpace):
         return lines
 
     def genotype_to_dict(self, genotype):
-        return genotypes.darts_to_dict(genotype)
+        return darts_genotype.darts_to_dict(genotype)
 
     def genotype_from_dict(self, data):
-        return genotypes.darts_from_dict(data)
+        return darts_genotype.darts_from_dict(data)
 
     def random_genotype(self, seed, config):
         """A random cell pair over the first `config.random_ops` ops (all for 0)."""
-        ops = genotypes.DARTS_OPS[: config.random_ops or None]
-        return genotypes.random_darts(seed, ops)
+        ops = darts_genotype.DARTS_OPS[: config.random_ops or None]
+        return darts_genotype.random_darts(seed, ops)
 
     def build_network(self, genotype, config):
         return self._BUILDERS[config.network](
@@ -112,4 +122,4 @@ class DartsSpace(base.SearchSpace):
         }
 
     def draw(self, genotype, path):
-        genotypes.draw_darts(genotype, path)
+        pictures.draw_darts(genotype, path)

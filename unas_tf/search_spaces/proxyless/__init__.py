@@ -1,0 +1,1 @@
+"""The ProxylessNAS space of UNAS; `space.ProxylessSpace` is its entry point."""

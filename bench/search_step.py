@@ -43,7 +43,7 @@ import op_profile  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from unas_tf import adam, distributions, estimators, trainer  # noqa: E402
+from unas_tf import adam, distributions, estimators, search_step  # noqa: E402
 from unas_tf.search_spaces.darts import genotype as darts_genotype  # noqa: E402
 from unas_tf.search_spaces.darts import penalty as darts_penalty  # noqa: E402
 from unas_tf.search_spaces.darts import supernet as darts_supernet  # noqa: E402
@@ -56,10 +56,10 @@ _BATCH = flags.DEFINE_integer("batch_size", 16, "Examples per step (train and va
 _IMAGE = flags.DEFINE_integer("image_size", 32, "Image height and width.")
 _STEPS = flags.DEFINE_integer("steps", 5, "Steady steps timed after the first.")
 _SAMPLING = flags.DEFINE_enum(
-    "sampling", "per_example", trainer.SAMPLING, "One architecture per example or per step."
+    "sampling", "per_example", search_step.SAMPLING, "One architecture per example or per step."
 )
 _WEIGHT_SAMPLE = flags.DEFINE_multi_enum(
-    "weight_sample", ["relaxed"], trainer.WEIGHT_SAMPLES, "What w trains on; repeat to compare."
+    "weight_sample", ["relaxed"], search_step.WEIGHT_SAMPLES, "What w trains on; repeat to compare."
 )
 _PROFILE_DIR = flags.DEFINE_string(
     "profile_dir", "", "Profile the steady steps into this directory (one --weight_sample)."
@@ -93,13 +93,13 @@ def _search_step(train, weight_sample):
     # it twice.
     weight_optimizer.build(supernet.trainable_weights)
     arch_optimizer.build(distribution.trainable_variables)
-    search = trainer.SearchTrainer(
+    search = search_step.SearchTrainer(
         supernet,
         distribution,
         estimators.create("rebar"),
         weight_optimizer,
         arch_optimizer,
-        trainer.SearchSettings(
+        search_step.SearchSettings(
             sampling=_SAMPLING.value,
             weight_sample=weight_sample,
             global_batch_size=_BATCH.value,

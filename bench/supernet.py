@@ -103,7 +103,7 @@ def run(size, steps, workloads=WORKLOADS):
 
     def forward_backward(images, sample):
         with tf.GradientTape() as tape:
-            # Differentiated forwards run densely, as in the search step (trainer.py).
+            # Differentiated forwards run densely, as in the search step (search_step.py).
             logits = supernet(images, sample, training=True, skip_inactive=False)
             loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)

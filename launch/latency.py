@@ -18,7 +18,7 @@ import json
 from absl import app, flags
 
 from launch import common
-from unas_tf import eval_networks, retraining
+from unas_tf import eval_networks, retrain_run
 from unas_tf.latency import measure
 
 _CONFIG = common.define_config_file(
@@ -40,7 +40,7 @@ def run(config):
             "config.latency: missing; the preset needs a `latency` section (see "
             "configs/eval/proxyless_imagenet.py)"
         )
-    retraining.validate(config)  # every key of the eval preset, the genotype among them
+    retrain_run.validate(config)  # every key of the eval preset, the genotype among them
     genotype = eval_networks.config_genotype(config)
     network_config = config.copy_and_resolve_references()
     # Latency is that of inference: without a training-only auxiliary head (DARTS networks).

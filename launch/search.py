@@ -10,7 +10,7 @@ checkpoints/ and tensorboard/ into the workdir.
 from absl import app, flags
 
 from launch import common
-from unas_tf import loop, runs, runtime
+from unas_tf import runs, runtime, search_run
 from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
@@ -32,7 +32,7 @@ def main(argv):
             if not search_space_base.of_config(config).measures_latency:
                 runtime.spread_ops_over_cores()
                 runtime.lighten_graph_optimisation()
-            genotype = loop.run_search(config, workdir)
+            genotype = search_run.run_search(config, workdir)
     print(f"Searched architecture written to {workdir}/genotype.json")
     print("\n".join(search_space_base.get(genotype.space).describe(genotype)))
     common.end_process()

@@ -16,7 +16,7 @@ import time
 from absl import app, flags
 
 from launch import common
-from unas_tf import export_lib, retraining, runs, strategies
+from unas_tf import export_lib, retrain_run, runs, strategies
 
 _CONFIG = common.define_config_file(
     "configs/eval/digits.py",
@@ -33,11 +33,11 @@ def main(argv):
     with common.stop_on_signals(common.resumes_from(workdir)):
         with common.one_line_errors(runs.Diverged):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
-            metrics = retraining.run_training(config, workdir)
+            metrics = retrain_run.run_training(config, workdir)
             exported = None
             if config.export and strategies.is_chief_process():
                 exported = export_lib.export_from_workdir(
-                    workdir, os.path.join(workdir, retraining.EXPORT_DIR)
+                    workdir, os.path.join(workdir, retrain_run.EXPORT_DIR)
                 )
     print(
         f"{config.genotype} on {config.dataset}: test top-1 {metrics['top1']:.4f}, "
@@ -45,7 +45,7 @@ def main(argv):
         f"{metrics['params']:,} params, {metrics['macs']:,} multiply-adds; "
         f"{time.perf_counter() - start:.0f} s"
     )
-    print(f"Metrics written to {os.path.join(workdir, retraining.METRICS_FILE)}")
+    print(f"Metrics written to {os.path.join(workdir, retrain_run.METRICS_FILE)}")
     if exported:
         print(f"SavedModel written to {exported}")
     common.end_process()

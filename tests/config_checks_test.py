@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from launch import common
-from unas_tf import config_checks, data, loop, retraining
+from unas_tf import config_checks, data, retrain_run, search_run
 from unas_tf.latency import measure, measuring_process, search_term
 from unas_tf.search_spaces import base as search_space_base
 
@@ -46,7 +46,7 @@ def _leaf_keys(config, prefix=""):
 def test_every_key_of_every_search_preset_has_a_rule(name):
     config = _preset("search", name)
     space = search_space_base.of_config(config)
-    ruled = {*loop._rules(), *space.search_rules}
+    ruled = {*search_run._rules(), *space.search_rules}
     if space.measures_latency:
         ruled |= {f"latency.{key}" for key in LATENCY_RULES}
     assert set(_leaf_keys(config)) <= ruled, set(_leaf_keys(config)) - ruled
@@ -56,7 +56,7 @@ def test_every_key_of_every_search_preset_has_a_rule(name):
 def test_every_key_of_every_eval_preset_has_a_rule(name):
     config = _preset("eval", name)
     space = search_space_base.for_network(config.network)
-    ruled = {*retraining._rules(), *space.network_rules}
+    ruled = {*retrain_run._rules(), *space.network_rules}
     ruled |= {f"latency.{key}" for key in {**measure.METER_RULES}}
     assert set(_leaf_keys(config)) <= ruled, set(_leaf_keys(config)) - ruled
 
@@ -90,7 +90,7 @@ SEARCH_CASES = [
 @pytest.mark.parametrize(("overrides", "message"), SEARCH_CASES)
 def test_a_bad_search_value_is_named_before_any_work(overrides, message):
     with pytest.raises(ValueError) as raised:
-        loop.validate(_preset("search", "digits", **overrides))
+        search_run.validate(_preset("search", "digits", **overrides))
     assert str(raised.value).startswith(message), raised.value
 
 
@@ -110,7 +110,7 @@ LATENCY_CASES = [
 @pytest.mark.parametrize(("overrides", "message"), LATENCY_CASES)
 def test_a_bad_latency_search_value_is_named_before_any_work(overrides, message):
     with pytest.raises(ValueError) as raised:
-        loop.validate(_preset("search", "proxyless_digits", **overrides))
+        search_run.validate(_preset("search", "proxyless_digits", **overrides))
     assert str(raised.value).startswith(message), raised.value
 
 
@@ -134,15 +134,15 @@ TRAINING_CASES = [
 @pytest.mark.parametrize(("overrides", "message"), TRAINING_CASES)
 def test_a_bad_training_value_is_named_before_any_work(overrides, message):
     with pytest.raises(ValueError) as raised:
-        retraining.validate(_preset("eval", "digits", **overrides))
+        retrain_run.validate(_preset("eval", "digits", **overrides))
     assert str(raised.value).startswith(message), raised.value
 
 
 def test_the_presets_pass_their_checks():
     for name in ("digits", "proxyless_digits"):
-        loop.validate(_preset("search", name))
+        search_run.validate(_preset("search", name))
     for name in ("digits", "proxyless_imagenet"):
-        retraining.validate(_preset("eval", name))
+        retrain_run.validate(_preset("eval", name))
 
 
 def test_split_sizes_of_digits_without_loading_images():

@@ -7,7 +7,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from configs.search import common
-from unas_tf import loop, retraining, study_trial
+from unas_tf import retrain_run, search_run, study_trial
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {"network", "genotype", "image_size", "num_classes"}
@@ -98,7 +98,7 @@ TRAINING_KEYS = {
 def test_eval_preset_has_valid_training_keys(preset):
     config = _parse(preset)
     assert TRAINING_KEYS <= set(config.keys())
-    retraining.validate(config)
+    retrain_run.validate(config)
 
 
 @pytest.mark.parametrize(
@@ -158,13 +158,13 @@ def test_the_search_presets_exist():
 def test_an_unknown_gap_form_is_refused_naming_the_key():
     config = _parse("configs/search/cifar10.py", "--config.gap_form=median")
     with pytest.raises(ValueError, match="config.gap_form.*median"):
-        loop.validate(config)
+        search_run.validate(config)
 
 
 def test_an_unknown_weight_sample_is_refused_naming_the_key():
     config = _parse("configs/search/cifar10.py", "--config.weight_sample=gumbel")
     with pytest.raises(ValueError, match="config.weight_sample.*gumbel"):
-        loop.validate(config)
+        search_run.validate(config)
 
 
 @pytest.mark.parametrize("preset", SEARCH_PRESETS)
@@ -175,13 +175,13 @@ def test_search_preset_has_the_documented_keys_and_valid_values(preset):
         assert DARTS_SEARCH_KEYS <= set(config.keys())
     else:
         assert not DARTS_SEARCH_KEYS & set(config.keys())
-    loop.validate(config)
+    search_run.validate(config)
     assert "python -m launch.search" in (ROOT / preset).read_text()
 
 
 def _schedule_ends(config, total_steps=100, search_steps=40):
     """(w at step 0, w at the last step, phi at step 0, phi at its last step) of `config`."""
-    weight, arch = loop.learning_rate_schedules(config, total_steps, search_steps)
+    weight, arch = search_run.learning_rate_schedules(config, total_steps, search_steps)
     return tuple(
         float(rate) for rate in (weight(0), weight(total_steps), arch(0), arch(search_steps))
     )
@@ -202,14 +202,14 @@ def test_scale_lr_scales_the_whole_schedule_by_the_batch_ratio(batch_size, facto
     config = _parse(
         "configs/search/cifar10.py", f"--config.batch_size={batch_size}", "--config.scale_lr=True"
     )
-    loop.validate(config)
+    search_run.validate(config)
     expected = tuple(factor * rate for rate in (6e-4, 1e-4, 2e-3, 3e-4))
     assert _schedule_ends(config) == pytest.approx(expected, rel=1e-6)
 
 
 def test_without_scale_lr_another_batch_keeps_the_rates():
     config = _parse("configs/search/cifar10.py", "--config.batch_size=128")
-    loop.validate(config)
+    search_run.validate(config)
     assert _schedule_ends(config) == pytest.approx((6e-4, 1e-4, 2e-3, 3e-4), rel=1e-6)
 
 
@@ -230,7 +230,7 @@ def test_without_scale_lr_another_batch_keeps_the_rates():
 def test_bad_learning_rate_scaling_is_refused_naming_the_key(overrides, message):
     config = _parse("configs/search/cifar10.py", *overrides)
     with pytest.raises(ValueError, match=message):
-        loop.validate(config)
+        search_run.validate(config)
 
 
 @pytest.mark.parametrize("preset", SEARCH_PRESETS)

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from tests import testing
-from unas_tf import distributions, estimators, strategies, trainer
+from unas_tf import distributions, estimators, search_step, strategies
 from unas_tf.search_spaces.darts import genotype as darts_genotype
 from unas_tf.search_spaces.darts import penalty as darts_penalty
 from unas_tf.search_spaces.darts import supernet as darts_supernet
@@ -76,13 +76,13 @@ def _search_trainer(strategy, **settings):
         weight_optimizer, arch_optimizer = keras.optimizers.SGD(0.1), keras.optimizers.SGD(1.0)
         weight_optimizer.build(supernet.trainable_weights)
         arch_optimizer.build(distribution.trainable_variables)
-        return trainer.SearchTrainer(
+        return search_step.SearchTrainer(
             supernet,
             distribution,
             estimators.create("rebar"),
             weight_optimizer,
             arch_optimizer,
-            trainer.SearchSettings(
+            search_step.SearchSettings(
                 global_batch_size=GLOBAL_BATCH,
                 grad_clip_norm=0.5,
                 weight_decay=0.1,

@@ -14,7 +14,7 @@ import tensorflow as tf
 from absl import logging
 
 from configs.eval import digits as digits_preset
-from unas_tf import data, eval_networks, export_lib, genotypes, retraining
+from unas_tf import data, eval_networks, export_lib, genotypes, retrain_run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -204,7 +204,7 @@ def _workdir_with_checkpoint(workdir, checkpoint_bytes=None):
     checkpoints = workdir / "checkpoints"
     if checkpoint_bytes is None:
         _, model = eval_networks.build(config)
-        checkpoint = tf.train.Checkpoint(model=retraining.model_variables(model))
+        checkpoint = tf.train.Checkpoint(model=retrain_run.model_variables(model))
         manager = tf.train.CheckpointManager(checkpoint, checkpoints, max_to_keep=1)
         manager.save(checkpoint_number=1)
         return config, model
@@ -316,7 +316,7 @@ def test_export_refuses_an_output_it_would_destroy_before_any_work(
 def test_the_workdirs_own_export_directory_and_a_previous_export_are_allowed(tmp_path):
     workdir = tmp_path / "work"
     _workdir_with_checkpoint(workdir)
-    own = workdir / retraining.EXPORT_DIR
+    own = workdir / retrain_run.EXPORT_DIR
     assert export_lib.check_output(own, workdir) == str(own)
     previous = tmp_path / "previous"
     previous.mkdir()
@@ -347,7 +347,7 @@ def test_export_restores_the_newest_checkpoint_that_restores(tmp_path):
     workdir = tmp_path / "work"
     config, model = _workdir_with_checkpoint(workdir)
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=retraining.model_variables(model)), workdir / "checkpoints", 3
+        tf.train.Checkpoint(model=retrain_run.model_variables(model)), workdir / "checkpoints", 3
     )
     first = [weight.numpy() for weight in model.trainable_weights]
     for weight in model.trainable_weights:  # checkpoint 2 holds other weights

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import adam, distributions, estimators, trainer
+from unas_tf import adam, distributions, estimators, search_step
 from unas_tf.latency import measure, search_term
 from unas_tf.latency import objective as latency_objective
 from unas_tf.search_spaces import base as search_space_base
@@ -189,13 +189,13 @@ def test_the_step_uses_the_architecture_the_loop_measured():
     g = estimators.LinearSurrogate(proxyless_genotype.proxyless_choice_shapes())
     g.weights["layers"].assign(np.tile([0.0, 1, 1, 1, 1, 1, 1], [21, 1]).astype(np.float32))
     objective = latency_objective.LatencyObjective(g, target_ms=8.0)
-    search = trainer.SearchTrainer(
+    search = search_step.SearchTrainer(
         supernet,
         distribution,
         estimators.create("rebar"),
         adam.Adam(1e-2),
         adam.Adam(1e-1),
-        trainer.SearchSettings(global_batch_size=4, sampling="per_batch"),
+        search_step.SearchSettings(global_batch_size=4, sampling="per_batch"),
         seed=0,
         latency_objective=objective,
     )

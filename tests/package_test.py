@@ -8,7 +8,7 @@ import pytest
 
 import unas_tf
 from tests import testing
-from unas_tf import export_lib, genotypes, loop, retraining
+from unas_tf import export_lib, genotypes, retrain_run, search_run
 
 # Runs in a fresh interpreter: what `import unas_tf` (and a call that needs no TensorFlow) does.
 _IMPORT_CHECK = """
@@ -41,7 +41,7 @@ from unas_tf import runtime
 
 runtime.import_tensorflow_quietly()
 import unas_tf
-from unas_tf import data, export_lib, loop, retraining
+from unas_tf import data, export_lib, retrain_run, search_run
 
 unas_tf.load_genotype("UNAS_CIFAR10")
 data.search_data("digits", batch_size=8, image_size=8, seed=0)
@@ -79,8 +79,8 @@ def test_a_digits_run_does_not_import_tensorflow_datasets(tmp_path):
 
 def test_api_calls_the_library_functions(monkeypatch):
     calls = []
-    monkeypatch.setattr(loop, "run_search", lambda *args: calls.append(("search", args)))
-    monkeypatch.setattr(retraining, "run_training", lambda *args: calls.append(("retrain", args)))
+    monkeypatch.setattr(search_run, "run_search", lambda *args: calls.append(("search", args)))
+    monkeypatch.setattr(retrain_run, "run_training", lambda *args: calls.append(("retrain", args)))
     monkeypatch.setattr(
         export_lib,
         "export_from_workdir",

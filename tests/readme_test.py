@@ -40,13 +40,13 @@ def test_python_example_builds_valid_configs_and_chains_its_paths(tmp_path, monk
     retrains, and the retraining workdir is what it exports.
     """
     import unas_tf
-    from unas_tf import genotypes, loop, retraining
+    from unas_tf import genotypes, retrain_run, search_run
     from unas_tf.search_spaces.darts import genotype as darts_genotype
 
     calls = {}
 
     def search(config, workdir):
-        loop.validate(config)
+        search_run.validate(config)
         genotype = darts_genotype.random_darts(0, darts_genotype.DARTS_OPS[: config.num_ops])
         os.makedirs(workdir)
         genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
@@ -54,7 +54,7 @@ def test_python_example_builds_valid_configs_and_chains_its_paths(tmp_path, monk
         return genotype
 
     def retrain(config, workdir):
-        retraining.validate(config)
+        retrain_run.validate(config)
         calls["train"] = (genotypes.load(config.genotype), workdir)
         return {"top1": 1.0}
 

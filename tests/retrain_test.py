@@ -16,7 +16,7 @@ import tensorflow as tf
 from configs.eval import cifar10 as cifar10_preset
 from configs.eval import digits as digits_preset
 from tests import testing
-from unas_tf import data, genotypes, retraining, runs, summaries
+from unas_tf import data, genotypes, retrain_run, retrain_step, runs, summaries
 from unas_tf.search_spaces.darts import genotype as darts_genotype
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
@@ -55,17 +55,21 @@ def test_smoothed_cross_entropy():
     logits = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
     labels = np.array([0, 4, 2, 2])
     np.testing.assert_allclose(
-        retraining.smoothed_cross_entropy(labels, logits, 0.0), _cross_entropy(labels, logits), 1e-5
+        retrain_step.smoothed_cross_entropy(labels, logits, 0.0),
+        _cross_entropy(labels, logits),
+        1e-5,
     )
     # Fully smoothed towards uniform targets on uniform logits: log K.
     np.testing.assert_allclose(
-        retraining.smoothed_cross_entropy(labels, np.zeros((4, 5), "float32"), 0.5), np.log(5), 1e-6
+        retrain_step.smoothed_cross_entropy(labels, np.zeros((4, 5), "float32"), 0.5),
+        np.log(5),
+        1e-6,
     )
     # eps = 0.1: (1 - eps) CE(label) + eps * mean over classes of CE(class).
     all_classes = np.stack([_cross_entropy(np.full(4, k), logits) for k in range(5)], -1)
     expected = 0.9 * _cross_entropy(labels, logits) + 0.1 * all_classes.mean(-1)
     np.testing.assert_allclose(
-        retraining.smoothed_cross_entropy(labels, logits, 0.1), expected, 1e-5
+        retrain_step.smoothed_cross_entropy(labels, logits, 0.1), expected, 1e-5
     )
 
 
@@ -98,8 +102,8 @@ def _batch(size=8, inputs=4, classes=3):
 
 def test_loss_adds_the_weighted_auxiliary_loss():
     model, batch = _dense_model(), _batch()
-    settings = retraining.TrainSettings(global_batch_size=8, auxiliary_weight=0.4)
-    trainer = retraining.RetrainTrainer(model, keras.optimizers.SGD(), settings)
+    settings = retrain_step.TrainSettings(global_batch_size=8, auxiliary_weight=0.4)
+    trainer = retrain_step.RetrainTrainer(model, keras.optimizers.SGD(), settings)
     per_example, logits = trainer.loss(batch)
     outputs = model(batch["image"])
     expected = _cross_entropy(batch["label"], outputs["logits"].numpy()) + 0.4 * _cross_entropy(
@@ -115,7 +119,7 @@ def _one_step(strategy, settings, batch):
         model = _dense_model()
         optimizer = keras.optimizers.SGD(learning_rate=1.0)
         optimizer.build(model.trainable_weights)
-        trainer = retraining.RetrainTrainer(model, optimizer, settings, strategy)
+        trainer = retrain_step.RetrainTrainer(model, optimizer, settings, strategy)
     initial = _head_weights(model)
     metrics = tf.function(trainer.train_step)(batch)
     return initial, _head_weights(model), metrics
@@ -141,7 +145,7 @@ def _expected_step(weights, batch, settings):
     ], norm
 
 
-SETTINGS = retraining.TrainSettings(
+SETTINGS = retrain_step.TrainSettings(
     global_batch_size=8, auxiliary_weight=0.4, weight_decay=0.1, grad_clip_norm=0.05
 )
 
@@ -167,15 +171,15 @@ def test_two_replicas_take_the_step_of_one_device():
 
 
 def test_learning_rate_warms_up_linearly_then_decays_to_zero():
-    schedule = retraining.learning_rate_schedule(0.8, total_steps=110, warmup_steps=10)
+    schedule = retrain_run.learning_rate_schedule(0.8, total_steps=110, warmup_steps=10)
     rates = [float(schedule(step)) for step in (0, 5, 10, 60, 110)]
     np.testing.assert_allclose(rates, [0.0, 0.4, 0.8, 0.4, 0.0], atol=1e-6)
-    no_warmup = retraining.learning_rate_schedule(0.05, total_steps=100, warmup_steps=0)
+    no_warmup = retrain_run.learning_rate_schedule(0.05, total_steps=100, warmup_steps=0)
     np.testing.assert_allclose([float(no_warmup(s)) for s in (0, 50, 100)], [0.05, 0.025, 0.0])
 
 
 def test_drop_path_rate_ramps_linearly_per_epoch():
-    rates = [retraining.drop_path_rate(0.2, epoch, 4) for epoch in range(4)]
+    rates = [retrain_run.drop_path_rate(0.2, epoch, 4) for epoch in range(4)]
     assert rates == pytest.approx([0, 0.05, 0.1, 0.15])
 
 
@@ -258,15 +262,15 @@ def _tags_by_step(directory):
 def test_held_out_curve_and_texts_are_logged_each_epoch(tmp_path, monkeypatch, caplog):
     evaluators = []
 
-    class RecordedEvaluator(retraining.Evaluator):
+    class RecordedEvaluator(retrain_run.Evaluator):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             evaluators.append(self)
 
-    monkeypatch.setattr(retraining, "Evaluator", RecordedEvaluator)
+    monkeypatch.setattr(retrain_run, "Evaluator", RecordedEvaluator)
     caplog.set_level(logging.INFO)
     config = _tiny_config(steps_per_epoch=2)  # the digits preset holds out 10%
-    metrics = retraining.run_training(config, tmp_path / "run")
+    metrics = retrain_run.run_training(config, tmp_path / "run")
     tags = _tags_by_step(tmp_path / "run" / "tensorboard")
     for name in ("val/top1", "val/top5", "val/loss"):
         assert tags[name] == [2, 4], name  # after each of the 2 epochs
@@ -282,7 +286,7 @@ def test_held_out_curve_and_texts_are_logged_each_epoch(tmp_path, monkeypatch, c
 
 def test_no_held_out_curve_without_a_validation_fraction(tmp_path):
     config = _tiny_config(validation_fraction=0.0, epochs=1, steps_per_epoch=1)
-    retraining.run_training(config, tmp_path / "run")
+    retrain_run.run_training(config, tmp_path / "run")
     tags = _tags_by_step(tmp_path / "run" / "tensorboard")
     assert not [tag for tag in tags if tag.startswith("val/")]
     assert {"config", "genotype", "test/top1"} <= set(tags)
@@ -293,7 +297,7 @@ def test_no_held_out_curve_without_a_validation_fraction(tmp_path):
 
 def _checkpointed_model(workdir):
     """{name: value} of the model variables in a run's latest checkpoint."""
-    path = tf.train.latest_checkpoint(os.path.join(workdir, retraining.CHECKPOINT_DIR))
+    path = tf.train.latest_checkpoint(os.path.join(workdir, retrain_run.CHECKPOINT_DIR))
     reader = tf.train.load_checkpoint(path)
     names = [name for name, _ in tf.train.list_variables(path)]
     return {name: reader.get_tensor(name) for name in names if name.startswith("model/")}
@@ -302,7 +306,7 @@ def _checkpointed_model(workdir):
 @pytest.mark.slow
 def test_a_stopped_run_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path):
     config = _tiny_config()
-    expected = retraining.run_training(config, tmp_path / "uninterrupted")
+    expected = retrain_run.run_training(config, tmp_path / "uninterrupted")
     assert set(expected) >= {"top1", "top5", "params", "macs", "test_examples"}
     assert 0 <= expected["top1"] <= expected["top5"] <= 1
     written = json.loads((tmp_path / "uninterrupted" / "metrics.json").read_text())
@@ -312,9 +316,9 @@ def test_a_stopped_run_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path
     )
 
     # Stopped mid-epoch 2 (drop-path already ramped), then rerun with the same config.
-    assert retraining.run_training(config, tmp_path / "resumed", max_steps=4) is None
+    assert retrain_run.run_training(config, tmp_path / "resumed", max_steps=4) is None
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    resumed = retraining.run_training(config, tmp_path / "resumed")
+    resumed = retrain_run.run_training(config, tmp_path / "resumed")
     assert resumed == expected
     want, got = (
         _checkpointed_model(tmp_path / "uninterrupted"),
@@ -330,7 +334,7 @@ def test_a_workdir_of_another_config_is_refused(tmp_path):
     workdir.mkdir()
     (workdir / "config.json").write_text(_tiny_config().to_json())
     with pytest.raises(ValueError, match="epochs: 2 -> 3"):
-        retraining.run_training(_tiny_config(epochs=3), workdir)
+        retrain_run.run_training(_tiny_config(epochs=3), workdir)
 
 
 def test_a_cell_that_ignores_an_input_trains(tmp_path):
@@ -344,21 +348,21 @@ def test_a_cell_that_ignores_an_input_trains(tmp_path):
     path = tmp_path / "genotype.json"
     genotypes.save(genotype, path)
     config = _tiny_config(genotype=str(path), epochs=1, steps_per_epoch=1)
-    assert retraining.run_training(config, tmp_path / "run")["params"] > 0
+    assert retrain_run.run_training(config, tmp_path / "run")["params"] > 0
 
 
 def test_a_genotype_of_another_search_space_is_a_clear_error(tmp_path):
     path = tmp_path / "proxyless.json"
     genotypes.save(proxyless_genotype.random_proxyless(0), path)
     with pytest.raises(ValueError, match="config.genotype.*darts") as raised:
-        retraining.run_training(_tiny_config(genotype=str(path)), tmp_path / "run")
+        retrain_run.run_training(_tiny_config(genotype=str(path)), tmp_path / "run")
     assert "proxyless" in str(raised.value)
     assert not (tmp_path / "run").exists()
 
 
 def test_a_class_count_other_than_the_data_sets_is_refused(tmp_path):
     with pytest.raises(ValueError, match="config.num_classes: expected 10"):
-        retraining.run_training(_tiny_config(num_classes=100), tmp_path / "run")
+        retrain_run.run_training(_tiny_config(num_classes=100), tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -379,14 +383,14 @@ def test_a_class_count_other_than_the_data_sets_is_refused(tmp_path):
 )
 def test_validate_names_the_bad_key(overrides, named):
     with pytest.raises(ValueError, match=f"config.{named}"):
-        retraining.validate(_tiny_config(**overrides))
+        retrain_run.validate(_tiny_config(**overrides))
 
 
 def test_a_diverging_run_stops_with_a_message(tmp_path):
     # Clipped to norm 5, a step of lr 1e30 overflows the weights, and the next loss is NaN.
     config = _tiny_config(lr=1e30, epochs=1, drop_path_rate=0.0)
     with pytest.raises(runs.Diverged, match="not finite"):
-        retraining.run_training(config, tmp_path / "run")
+        retrain_run.run_training(config, tmp_path / "run")
     assert tf.train.latest_checkpoint(tmp_path / "run" / "checkpoints") is None
 
 
@@ -425,6 +429,6 @@ def test_a_bad_genotype_is_reported_before_the_data_set_is_looked_for(tmp_path):
     config.genotype = "NO_SUCH_GENOTYPE"
     config.data_dir = str(tmp_path / "no_data")  # CIFAR-10 is not there
     with pytest.raises(ValueError, match="config.genotype='NO_SUCH_GENOTYPE'") as raised:
-        retraining.run_training(config, tmp_path / "run")
+        retrain_run.run_training(config, tmp_path / "run")
     assert not isinstance(raised.value, data.DatasetNotPreparedError)
     assert not (tmp_path / "run").exists()

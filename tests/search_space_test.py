@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from configs.eval import digits as eval_digits
 from configs.search import digits as search_digits
-from unas_tf import export_lib, genotypes, loop, retraining
+from unas_tf import export_lib, genotypes, retrain_run, search_run
 from unas_tf.search_spaces import base
 
 CHAIN_OPS = ("identity", "dense_relu")
@@ -131,7 +131,7 @@ def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_spac
             log_every=1,
         )
     )
-    found = loop.run_search(search, tmp_path / "search")
+    found = search_run.run_search(search, tmp_path / "search")
     assert isinstance(found, ChainGenotype) and len(found.layers) == CHAIN_LAYERS
     saved = json.loads((tmp_path / "search" / "genotype.json").read_text())
     assert saved["space"] == "toy_chain" and saved["layers"] == list(found.layers)
@@ -147,7 +147,7 @@ def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_spac
             auxiliary=False,
         )
     )
-    metrics = retraining.run_training(config, tmp_path / "train")
+    metrics = retrain_run.run_training(config, tmp_path / "train")
     hidden = sum(CHAIN_OPS[op] == "dense_relu" for op in found.layers)
     expected_params = (8 * 8 * 3 + 1) * WIDTH + hidden * (WIDTH + 1) * WIDTH + (WIDTH + 1) * 10
     assert metrics["params"] == expected_params

@@ -11,7 +11,7 @@ from tensorboard.util import tensor_util
 
 from configs.search import digits as search_digits
 from tests import search_space_test
-from unas_tf import genotypes, loop, summaries
+from unas_tf import genotypes, search_run, summaries
 from unas_tf.search_spaces import base
 from unas_tf.search_spaces.darts import genotype as darts_genotype
 from unas_tf.search_spaces.darts import pictures as darts_pictures
@@ -99,7 +99,7 @@ def test_a_search_writes_its_config_at_the_start_and_its_genotype_each_epoch(cha
             log_every=2,
         )
     )
-    found = loop.run_search(config, tmp_path)
+    found = search_run.run_search(config, tmp_path)
     texts = {}
     for event in summaries.read_events(tmp_path / "tensorboard"):
         for value in event.summary.value:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unas_tf import distributions, estimators, objectives, trainer
+from unas_tf import distributions, estimators, objectives, search_step
 from unas_tf.search_spaces.darts import genotype as darts_genotype
 from unas_tf.search_spaces.darts import penalty as darts_penalty
 from unas_tf.search_spaces.darts import supernet as darts_supernet
@@ -32,13 +32,13 @@ def _trainer(estimator, optimizers=None, **settings):
         keras.optimizers.Adam(1e-2),
         keras.optimizers.Adam(1e-1),
     )
-    return trainer.SearchTrainer(
+    return search_step.SearchTrainer(
         supernet,
         distribution,
         estimator,
         weight_optimizer,
         arch_optimizer,
-        trainer.SearchSettings(global_batch_size=BATCH, **settings),
+        search_step.SearchSettings(global_batch_size=BATCH, **settings),
         seed=0,
         architecture_penalty=darts_penalty.architecture_penalty,
     )
@@ -197,14 +197,14 @@ def test_architecture_loss_uses_the_gap_form(gap_form):
 )
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"`{field}`"):
-        trainer.SearchSettings(**{field: value})
+        search_step.SearchSettings(**{field: value})
 
 
 def test_total_variance_of_sum_is_unbiased():
     # 20k draws of S = 4 contributions in 3 dimensions, each coordinate of variance 0.25:
     # tr Cov of the sum is 4 * 3 * 0.25 = 3.
     contributions = tf.random.stateless_normal([20_000, 4, 3], seed=[0, 1]) * 0.5
-    estimates = tf.vectorized_map(trainer.total_variance_of_sum, contributions)
+    estimates = tf.vectorized_map(search_step.total_variance_of_sum, contributions)
     mean = float(tf.reduce_mean(estimates))
     standard_error = float(tf.math.reduce_std(estimates)) / np.sqrt(20_000)
     assert abs(mean - 3.0) < 4 * standard_error
@@ -296,7 +296,7 @@ def test_discrete_weight_sample_is_one_hot_and_distributed_as_phi():
 def test_relaxed_weight_sample_is_the_default_and_trains_on_a_fresh_zeta():
     # The recipe the weight step has always had: zeta ~ RelaxedOneHotCategorical with the
     # step's weight seed, one per example, through the dense forward; bit for bit.
-    assert trainer.SearchSettings().weight_sample == "relaxed"
+    assert search_step.SearchSettings().weight_sample == "relaxed"
     search = _trainer(estimators.create("gumbel_softmax"))
     train = _batch(1)
     gradients, _, _ = search.weight_gradients(train, replica_id=0)

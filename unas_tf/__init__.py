@@ -23,7 +23,7 @@ notebook opts in the same way before any TensorFlow work: `runtime.spread_ops_ov
 `search`, `retrain` and `export` are what the launchers `launch.search`, `launch.train` and
 `launch.export` call. No submodule shares a name with them: importing `unas_tf.NAME` sets the
 package attribute NAME to the submodule, replacing a function of that name. Hence the module
-names `retraining` and `export_lib`.
+names `search_run`, `retrain_run` and `export_lib`.
 """
 
 import importlib
@@ -35,7 +35,7 @@ def _module(name):
 
 
 def search(config, workdir, show_progress=True):
-    """Runs (or resumes) a UNAS search; returns the final genotype (`loop.run_search`).
+    """Runs (or resumes) a UNAS search; returns the final genotype (`search_run.run_search`).
 
     Args:
       config: a search preset's ConfigDict (configs/search/*.py `get_config()`), possibly
@@ -48,11 +48,11 @@ def search(config, workdir, show_progress=True):
       The argmax genotype at the end of the search.
     """
     with _module("progress").shown_during(show_progress):
-        return _module("loop").run_search(config, workdir)
+        return _module("search_run").run_search(config, workdir)
 
 
 def retrain(config, workdir, show_progress=True):
-    """Retrains an evaluation network from scratch; returns its metrics (`retraining.run_training`).
+    """Retrains an evaluation network; returns its metrics (`retrain_run.run_training`).
 
     Args:
       config: an eval preset's ConfigDict (configs/eval/*.py `get_config()`); its `genotype`
@@ -65,7 +65,7 @@ def retrain(config, workdir, show_progress=True):
       The metrics.json dict (test top-1 / top-5, params, multiply-adds).
     """
     with _module("progress").shown_during(show_progress):
-        return _module("retraining").run_training(config, workdir)
+        return _module("retrain_run").run_training(config, workdir)
 
 
 def export(workdir, output, tflite=False, show_progress=True):

@@ -26,7 +26,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import checkpoints, data, genotypes, retraining, run_directory
+from unas_tf import checkpoints, data, genotypes, retrain_run, run_directory
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
@@ -48,8 +48,8 @@ class ServingModule(tf.Module):
         super().__init__(name="serving")
         self.model = model
         # Tracked explicitly: TensorFlow's object graph of a Keras 3 model misses the variables of
-        # layers held in Python lists (see `retraining.model_variables`).
-        self.model_variables = retraining.model_variables(model)
+        # layers held in Python lists (see `retrain_run.model_variables`).
+        self.model_variables = retrain_run.model_variables(model)
         self._preprocess = data.serving_preprocess(dataset, image_size)
         size = data.serving_input_size(dataset)
         self._input_shape = [None, size, size, 3]
@@ -88,7 +88,7 @@ def check_output(output, workdir=None):
                 f"output: {output} is the training workdir or holds it; an export replaces "
                 "its output, so choose another --output"
             )
-        own = os.path.join(work, retraining.EXPORT_DIR)
+        own = os.path.join(work, retrain_run.EXPORT_DIR)
         if real.startswith(work + os.sep) and real != own:
             raise ValueError(
                 f"output: {output} lies inside the training workdir {workdir}; the only "
@@ -220,7 +220,7 @@ def restore_from_workdir(workdir):
     """Rebuilds the network a `launch.train` workdir trained, with its newest good weights.
 
     Args:
-      workdir: a `retraining.run_training` workdir.
+      workdir: a `retrain_run.run_training` workdir.
 
     Returns:
       (config, genotype, keras.Model).
@@ -232,7 +232,7 @@ def restore_from_workdir(workdir):
     config = run_directory.read_config(workdir)
     if config is None:
         raise ValueError(
-            f"workdir {workdir}: no {retraining.CONFIG_FILE}; is it a launch.train workdir?"
+            f"workdir {workdir}: no {retrain_run.CONFIG_FILE}; is it a launch.train workdir?"
         )
     if "network" not in config:
         raise ValueError(
@@ -240,12 +240,12 @@ def restore_from_workdir(workdir):
             f"architecture first (python -m launch.train --config.genotype={workdir}/"
             "genotype.json --workdir=NEW_DIR), then export NEW_DIR"
         )
-    directory = os.path.join(workdir, retraining.CHECKPOINT_DIR)
+    directory = os.path.join(workdir, retrain_run.CHECKPOINT_DIR)
     found = checkpoints.newest_first(directory)
     if not found:
         raise ValueError(f"workdir {workdir}: no checkpoint in {directory}")
-    genotype, model = retraining.build_model(config)
-    checkpoint = tf.train.Checkpoint(model=retraining.model_variables(model))
+    genotype, model = retrain_run.build_model(config)
+    checkpoint = tf.train.Checkpoint(model=retrain_run.model_variables(model))
     checkpoints.restore_newest(checkpoint, found, partial=True)
     return config, genotype, model
 

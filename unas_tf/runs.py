@@ -1,15 +1,17 @@
-"""A run's life, shared by searches and retraining: the controller around their steps.
+"""The run controller: a `Task` says what a search or a retraining does, `Run` drives it.
 
 `start(config, workdir, what)` refuses a workdir of another config, holds the workdir's lock,
 creates the `tf.distribute` strategy (before any other TensorFlow work: several workers
 configure collectives at start-up), seeds the process and opens the summary writer. The `Run`
-it yields restores the newest good checkpoint and drives the steps (`Run.loop`): progress lines
-with the steady rate and ETA (`progress.StepClock`), a line before each graph build, TensorBoard
-scalars, the guard against non-finite losses, and each epoch's
-work followed by a checkpoint. A search and a retraining run supply their step, their summaries
-and their epoch work.
+it yields drives a `Task` (`Run.drive`), as Orbit's controller drives a trainer: it builds the
+task under the strategy's scope, restores the newest good checkpoint and runs the steps, with
+progress lines (the steady rate and ETA of `progress.StepClock`, a line before each graph build),
+TensorBoard scalars, the guard against non-finite losses, and each epoch's work followed by a
+checkpoint. The search (`search_run.SearchTask`) and the retraining (`retrain_run.RetrainTask`)
+are tasks: what to build and checkpoint, their step, its summaries and their epoch's work.
 """
 
+import abc
 import contextlib
 import math
 import os
@@ -25,6 +27,72 @@ SUMMARY_DIR = "tensorboard"
 
 class Diverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Task(abc.ABC):
+    """What a run does, for `Run.drive`: one kind of run's modules, step, summaries and epochs.
+
+    A task is made from a started `Run` (its config, workdir, strategy and writer) and reads its
+    data there, outside the strategy's scope; the controller then calls `build` under the scope,
+    restores `checkpoint()`, calls `start`, and runs steps until `step` reaches the end, with
+    `end_epoch` after each epoch; `finish` gives the run's result.
+
+    Args:
+      run: the started `Run`.
+      total_steps: the run's total steps.
+      steps_per_epoch: steps of one epoch.
+    """
+
+    def __init__(self, run, total_steps, steps_per_epoch):
+        self.run = run
+        self.config = run.config
+        self.total_steps = total_steps
+        self.steps_per_epoch = steps_per_epoch
+
+    @abc.abstractmethod
+    def build(self):
+        """Builds every variable the steps use (called under the strategy's scope)."""
+
+    @property
+    @abc.abstractmethod
+    def step(self):
+        """The int64 variable counting completed steps, which the checkpoint holds."""
+
+    @abc.abstractmethod
+    def checkpoint(self):
+        """The `tf.train.Checkpoint` of everything a resumed run must continue from."""
+
+    @abc.abstractmethod
+    def start(self):
+        """The work after the restore, before the first step (the chief's first outputs)."""
+
+    @abc.abstractmethod
+    def run_step(self, step, epoch):
+        """Runs step `step` (0-based) of epoch `epoch`; returns {name: scalar} metrics."""
+
+    @abc.abstractmethod
+    def phase(self, epoch):
+        """The traced step function epoch `epoch`'s steps call, e.g. "warm-up step".
+
+        The first step of a phase in this process builds its graph: a line announces it, and
+        the steady rate leaves it out (`progress.StepClock`).
+        """
+
+    @abc.abstractmethod
+    def describe(self, values, epoch):
+        """The progress line's part after "epoch e/E" for the step's float `values`."""
+
+    @abc.abstractmethod
+    def summarize(self, values, epoch):
+        """Writes the step's TensorBoard scalars (called under the writer, at the step)."""
+
+    @abc.abstractmethod
+    def end_epoch(self, step, epoch):
+        """The epoch's work (evaluation, outputs) after its last step `step`, before the save."""
+
+    @abc.abstractmethod
+    def finish(self):
+        """The run's result, once the controller has stopped at the end or earlier."""
 
 
 @contextlib.contextmanager
@@ -62,13 +130,13 @@ def start(config, workdir, what):
 
 
 class Run:
-    """A started run: its strategy, writer and checkpoints, and the loop over its steps.
+    """A started run: its strategy, writer and checkpoints; drives a `Task` (`drive`).
 
     Attributes:
       config, workdir, strategy: as given to `start`.
       chief: whether this process writes the run's outputs (always, unless several workers).
       writer: the TensorBoard writer (a no-op writer on other workers).
-      manager: the `tf.train.CheckpointManager`, once `restore` has run.
+      manager: the `tf.train.CheckpointManager`, once `drive` has restored the task.
     """
 
     def __init__(self, config, workdir, strategy):
@@ -95,65 +163,52 @@ class Run:
         if self._writer is not None:
             self._writer.flush()
 
-    def save_config(self):
-        """Writes config.json (on the chief), after the run has been set up."""
-        if self.chief:
-            run_directory.save_config(self.config, self.workdir)
+    def drive(self, task, max_steps=None):
+        """Builds, restores and runs `task` to its end or to `max_steps`; returns its result.
 
-    def restore(self, checkpoint):
-        """Restores `checkpoint` from the newest good checkpoint, if any (`checkpoints`)."""
-        self.manager = checkpoints.restore_latest(
-            checkpoint, self.workdir, self.strategy, self.config.checkpoints_to_keep
-        )
-
-    def loop(
-        self,
-        step_variable,
-        *,
-        stop,
-        total,
-        steps_per_epoch,
-        run_step,
-        describe,
-        summarize,
-        end_epoch=lambda step, epoch: None,
-        phase=lambda epoch: "step",
-    ):
-        """Runs steps until `step_variable` reaches `stop`, logging, guarding and saving.
-
-        Every `config.log_every` steps, at each epoch's end and at `stop`, the step's metrics are
-        checked, logged in a progress line and written to TensorBoard. At each epoch's end and at
-        `stop`, `end_epoch` runs and then a checkpoint is saved (on every worker: saving is
-        collective).
+        config.json is written once the task is made (its data found), and before the build.
+        Every `config.log_every` steps, at each epoch's end and at the stop, the step's metrics
+        are checked, logged in a progress line and written to TensorBoard. At each epoch's end
+        and at the stop, the task's epoch work runs and then a checkpoint is saved (on every
+        worker: saving is collective).
 
         Args:
-          step_variable: the int64 variable counting completed steps (checkpointed).
-          stop: the step to stop at; `total` unless the run stops early.
-          total: the run's total steps, for the progress line's ETA.
-          steps_per_epoch: steps of one epoch.
-          run_step: (step, epoch) -> {name: scalar}, runs one step and advances the counter.
-          describe: (values, epoch) -> str, the progress line's part after "epoch e/E".
-          summarize: (values, epoch) -> None, writes the step's TensorBoard scalars (under the
-            writer).
-          end_epoch: (step, epoch) -> None, the epoch's work before its checkpoint.
-          phase: epoch -> str, the traced step function an epoch's steps call ("warm-up step",
-            "search step"); its first step in this process builds its graph, which a line
-            announces and the rate leaves out.
+          task: the `Task`, made from this run.
+          max_steps: stop (with a checkpoint) once the step counter reaches this, before the
+            end; None to run to the end. A rerun continues from there.
+
+        Returns:
+          `task.finish()`.
 
         Raises:
           Diverged: a logged metric is not finite; nothing is saved after the last checkpoint.
         """
+        if self.chief:
+            run_directory.save_config(self.config, self.workdir)
+        with self.strategy.scope():
+            task.build()
+        self.manager = checkpoints.restore_latest(
+            task.checkpoint(), self.workdir, self.strategy, self.config.checkpoints_to_keep
+        )
+        task.start()
+        total = task.total_steps
+        self._loop(task, total if max_steps is None else min(max_steps, total))
+        return task.finish()
+
+    def _loop(self, task, stop):
+        """Runs the task's steps until its step counter reaches `stop` (see `drive`)."""
         clock = progress.StepClock()
+        total, steps_per_epoch = task.total_steps, task.steps_per_epoch
         epochs = math.ceil(total / steps_per_epoch)
-        while (step := int(step_variable.numpy())) < stop:
+        while (step := int(task.step.numpy())) < stop:
             epoch = step // steps_per_epoch
-            if clock.step_started(phase(epoch)):
+            if clock.step_started(task.phase(epoch)):
                 logging.info(
                     "step %d: building the %s's graph (tens of seconds to minutes on a 2-core CPU)",
                     step + 1,
-                    phase(epoch),
+                    task.phase(epoch),
                 )
-            metrics = run_step(step, epoch)
+            metrics = task.run_step(step, epoch)
             clock.step_ended()
             step += 1
             epoch_done = step % steps_per_epoch == 0 or step == stop
@@ -172,14 +227,14 @@ class Run:
                     total,
                     epoch + 1,
                     epochs,
-                    describe(values, epoch),
+                    task.describe(values, epoch),
                     "--" if rate is None else f"{rate:.2f}",
                     progress.format_duration(clock.eta(total - step)),
                 )
                 with self.writer.as_default(step=step):
-                    summarize(values, epoch)
+                    task.summarize(values, epoch)
             if epoch_done:
                 clock.epoch_work_started()
-                end_epoch(step, epoch)
+                task.end_epoch(step, epoch)
                 self.manager.save(checkpoint_number=step)
                 clock.epoch_work_ended()

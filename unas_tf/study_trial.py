@@ -18,13 +18,13 @@ import tensorflow as tf
 from absl import logging
 from tensorboard.plugins.hparams import api as hparams_api
 
-from unas_tf import loop, retraining, run_directory, runs, study, summaries
+from unas_tf import retrain_run, run_directory, runs, search_run, study, summaries
 
 SEARCH_DIR = "search"
 TRAIN_DIR = "train"
 EXPERIMENT_DIR = "tensorboard"  # in the study directory: the HParams experiment
-VARIANCE_TAG = "arch_grad_variance"  # the step metric of unas_tf/trainer.py
-GENOTYPE_FILE = "genotype.json"  # the search's final architecture (unas_tf/loop.py)
+VARIANCE_TAG = "arch_grad_variance"  # the step metric of unas_tf/search_step.py
+GENOTYPE_FILE = "genotype.json"  # the search's final architecture (unas_tf/search_run.py)
 # The statuses of a record before its final one (`study.DONE` or `study.FAILED`).
 STARTED, SEARCHED = "started", "searched"
 
@@ -43,9 +43,9 @@ def validate(config):
     for trial in study.trials(config):
         try:
             if trial.searches:
-                loop.validate(study.search_config(config, trial))
+                search_run.validate(study.search_config(config, trial))
             # A stand-in genotype: the searched one does not exist yet.
-            retraining.validate(study.eval_config(config, trial, study.random_genotype(trial)))
+            retrain_run.validate(study.eval_config(config, trial, study.random_genotype(trial)))
         except ValueError as error:
             raise ValueError(f"trial {trial.name}: {error}") from None
 
@@ -54,7 +54,7 @@ def mean_logged_variance(search_dir):
     """The mean of `arch_grad_variance` over a search's TensorBoard events, or None if absent.
 
     The search logs it every `log_every` architecture steps when it draws one sample per
-    example (unas_tf/trainer.py); warm-up steps and other estimators' runs log none.
+    example (unas_tf/search_step.py); warm-up steps and other estimators' runs log none.
     """
     values = summaries.logged_scalars(os.path.join(search_dir, runs.SUMMARY_DIR), VARIANCE_TAG)
     return sum(values.values()) / len(values) if values else None
@@ -96,7 +96,7 @@ def run(config, trial, workdir):
         try:
             genotype = _search(config, trial, directory, record)
             start = time.perf_counter()
-            metrics = retraining.run_training(
+            metrics = retrain_run.run_training(
                 study.eval_config(config, trial, genotype), os.path.join(directory, TRAIN_DIR)
             )
             record.update(
@@ -138,7 +138,7 @@ def _search(config, trial, directory, record):
     search_dir = os.path.join(directory, SEARCH_DIR)
     if record["status"] != SEARCHED:
         start = time.perf_counter()
-        loop.run_search(study.search_config(config, trial), search_dir)
+        search_run.run_search(study.search_config(config, trial), search_dir)
         record.update(
             status=SEARCHED,
             search_seconds=time.perf_counter() - start,

@@ -22,7 +22,7 @@ def search_config(**overrides):
             estimator="rebar",  # rebar | reinforce | gumbel_softmax | random
             objective="gen",  # gen (Eq. 8) | train | val
             sampling="per_example",  # per_example | per_batch
-            # What w trains on (unas_tf/trainer.py weight_gradients): relaxed (a Gumbel-softmax
+            # What w trains on (unas_tf/search_step.py weight_gradients): relaxed (a Gumbel-softmax
             # zeta) | discrete (one-hot z ~ p_phi, Eq. 7; per_batch then runs only its ops).
             weight_sample="relaxed",
             gap_weight=0.5,  # lambda of Eq. 8
@@ -41,7 +41,7 @@ def search_config(**overrides):
             strategy="auto",  # auto | default | mirrored | multi_worker (unas_tf/strategies.py)
             # The global batch the learning rates above are set for. scale_lr multiplies the
             # whole schedule of w and phi (initial and final rates) by batch_size / this, the
-            # linear scaling rule (unas_tf/loop.py: learning_rate_schedules).
+            # linear scaling rule (unas_tf/search_run.py: learning_rate_schedules).
             lr_reference_batch_size=124,
             scale_lr=False,
             log_every=10,  # steps between progress lines and summaries

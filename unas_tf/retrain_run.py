@@ -1,7 +1,8 @@
-"""Retraining a found architecture from scratch (UNAS App. B): the step and the outer loop.
+"""Retraining a found architecture from scratch (UNAS App. B): the run's task and its outputs.
 
-`RetrainTrainer.replica_step` is one replica's step on one batch; `train_step` runs it through
-`strategy.run`. `run_training(config, workdir)` is what `launch/train.py` calls. The workdir holds:
+`run_training(config, workdir)` is what `launch/train.py` calls: the run controller
+(`runs.Run.drive`) drives a `RetrainTask`, whose step is `retrain_step.RetrainTrainer`'s. The
+workdir holds:
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the architecture being trained
   checkpoints/       the network, the optimizer, the step and the data position
@@ -27,7 +28,6 @@ architecture on those examples, so the curve of a searched genotype is slightly 
 test split stays the unbiased figure.
 """
 
-import dataclasses
 import os
 
 import keras
@@ -41,7 +41,7 @@ from unas_tf import (
     eval_networks,
     genotypes,
     model_size,
-    objectives,
+    retrain_step,
     run_directory,
     runs,
     strategies,
@@ -54,163 +54,7 @@ METRICS_FILE = "metrics.json"
 CONFIG_FILE = run_directory.CONFIG_FILE
 CHECKPOINT_DIR = strategies.CHECKPOINT_DIR
 EXPORT_DIR = "export"  # where launch.train exports the trained network
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainSettings:
-    """What the retraining step needs to know beyond its modules.
-
-    Attributes:
-      global_batch_size: examples per step over all replicas.
-      auxiliary_weight: weight of the auxiliary head's cross-entropy.
-      label_smoothing: mass spread uniformly over the classes of the targets.
-      weight_decay: L2 coefficient, added to the clipped gradient as `weight_decay * w`.
-      grad_clip_norm: global norm the gradient of the loss is clipped to.
-    """
-
-    global_batch_size: int
-    auxiliary_weight: float = 0.4
-    label_smoothing: float = 0.0
-    weight_decay: float = 3e-4
-    grad_clip_norm: float = 5.0
-
-    def __post_init__(self):
-        for name, low, closed in (
-            ("global_batch_size", 0, False),
-            ("grad_clip_norm", 0, False),
-            ("auxiliary_weight", 0, True),
-            ("weight_decay", 0, True),
-            ("label_smoothing", 0, True),
-        ):
-            value = getattr(self, name)
-            if value < low or (value == low and not closed):
-                expected = f">= {low}" if closed else f"> {low}"
-                raise ValueError(
-                    f"Invalid value received for argument `{name}`. Expected {expected}. "
-                    f"Received: {name}={value}"
-                )
-        if self.label_smoothing >= 1:
-            raise ValueError(
-                "Invalid value received for argument `label_smoothing`. Expected a value in "
-                f"[0, 1). Received: label_smoothing={self.label_smoothing}"
-            )
-
-
-def smoothed_cross_entropy(labels, logits, label_smoothing):
-    """Per-example cross-entropy against one-hot targets smoothed towards uniform.
-
-    Targets are (1 - eps) one_hot + eps / K (Szegedy et al. 2016), as PyTorch's
-    `CrossEntropyLoss(label_smoothing=eps)`.
-
-    Args:
-      labels: int [B].
-      logits: float [B, K].
-      label_smoothing: eps in [0, 1).
-
-    Returns:
-      float [B].
-    """
-    num_classes = logits.shape[-1]
-    targets = tf.one_hot(labels, num_classes, dtype=logits.dtype)
-    targets = targets * (1.0 - label_smoothing) + label_smoothing / num_classes
-    return -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
-
-
-class RetrainTrainer(tf.Module):
-    """Runs retraining steps of an evaluation network.
-
-    Args:
-      model: maps images to {"logits"[, "aux_logits"]} (`eval_networks.build`).
-      optimizer: a built Keras optimizer of `model.trainable_weights`.
-      settings: `TrainSettings`.
-      strategy: the `tf.distribute` strategy the modules were built under.
-    """
-
-    def __init__(self, model, optimizer, settings, strategy=None):
-        super().__init__(name="retrain_trainer")
-        self.model = model
-        self.optimizer = optimizer
-        self.settings = settings
-        self.strategy = strategy or tf.distribute.get_strategy()
-        with self.strategy.scope():
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-
-    def loss(self, batch, training=True):
-        """Per-example loss: smoothed cross-entropy, plus the weighted auxiliary one.
-
-        Returns:
-          (per-example loss [B], logits [B, K]).
-        """
-        outputs = self.model(batch["image"], training=training)
-        smoothing = self.settings.label_smoothing
-        per_example = smoothed_cross_entropy(batch["label"], outputs["logits"], smoothing)
-        if "aux_logits" in outputs and self.settings.auxiliary_weight:
-            aux = smoothed_cross_entropy(batch["label"], outputs["aux_logits"], smoothing)
-            per_example += self.settings.auxiliary_weight * aux
-        return per_example, outputs["logits"]
-
-    def replica_step(self, batch):
-        """One replica's step on its part of the global batch.
-
-        The gradients of the replicas are summed here rather than in the optimizer, because
-        clipping needs the norm of the whole batch's gradient; each replica then hands the
-        optimizer 1 / replicas of the (identical) update, which the optimizer sums back.
-
-        Args:
-          batch: {"image": [B, S, S, 3], "label": [B]}, this replica's examples.
-
-        Returns:
-          A dict of scalar metrics for this replica.
-        """
-        context = tf.distribute.get_replica_context()
-        weights = self.model.trainable_weights
-        with tf.GradientTape() as tape:
-            per_example, logits = self.loss(batch)
-            loss = tf.nn.compute_average_loss(
-                per_example, global_batch_size=self.settings.global_batch_size
-            )
-        # A cell may leave an input unread (searches find such cells): the weights that
-        # preprocess it get no gradient. They take zero here and then only decay, which
-        # changes nothing the network computes (PyTorch's SGD skips them).
-        gradients = [
-            tf.zeros(weight.shape, weight.dtype) if gradient is None else gradient
-            for gradient, weight in zip(tape.gradient(loss, weights), weights, strict=True)
-        ]
-        gradients, norm = strategies.clipped_sum(gradients, self.settings.grad_clip_norm)
-        replicas = context.num_replicas_in_sync
-        gradients = [
-            (gradient + self.settings.weight_decay * weight) / replicas
-            for gradient, weight in zip(gradients, weights, strict=True)
-        ]
-        self.optimizer.apply(gradients, weights)
-        return {
-            "train_loss": tf.reduce_mean(per_example),
-            "train_accuracy": objectives.accuracy(batch["label"], logits),
-            "grad_norm": norm,
-        }
-
-    def train_step(self, batch):
-        """Runs `replica_step` on every replica (cross-replica context); returns mean metrics.
-
-        Args:
-          batch: the global batch, {"image": [B, ...], "label": [B]}. Each replica takes its
-            share, so the input pipeline and its checkpointable iterator stay undistributed
-            (distributed iterators cannot be saved in a `tf.train.Checkpoint`).
-        """
-        if self.settings.global_batch_size % self.strategy.num_replicas_in_sync:
-            replicas = self.strategy.num_replicas_in_sync
-            raise ValueError(
-                f"config.batch_size: expected a multiple of the {replicas} replicas, "
-                f"got {self.settings.global_batch_size}"
-            )
-        per_replica = self.strategy.run(
-            self.replica_step, args=(strategies.split_global_batch(self.strategy, batch),)
-        )
-        self.step.assign_add(1)
-        return {
-            name: self.strategy.reduce("MEAN", value, axis=None)
-            for name, value in per_replica.items()
-        }
+GENOTYPE_FILE = "genotype.json"  # the architecture being trained
 
 
 def learning_rate_schedule(peak, total_steps, warmup_steps):
@@ -419,137 +263,157 @@ def run_training(config, workdir, max_steps=None):
     """
     validate(config)
     with runs.start(config, workdir, "training run") as run:
-        return _train(run, max_steps)
+        return run.drive(RetrainTask(run), max_steps)
 
 
-def _train(run, max_steps):
-    """The retraining of a started run; returns its metrics, or None if stopped early."""
-    config, workdir, strategy = run.config, run.workdir, run.strategy
-    evaluation = _evaluation_data(config)
-    if evaluation.num_classes != config.num_classes:
-        raise ValueError(
-            f"config.num_classes: expected {evaluation.num_classes} (the classes of "
-            f"{config.dataset}), got {config.num_classes}"
-        )
-    steps_per_epoch = config.steps_per_epoch or evaluation.steps_per_epoch
-    total_steps = config.epochs * steps_per_epoch
-    peak_lr = config.lr * config.batch_size / config.lr_reference_batch_size
+class RetrainTask(runs.Task):
+    """Retraining an evaluation network, for the controller: SGD steps, drop-path per epoch.
 
-    space = search_space_base.for_network(config.network)
-    with strategy.scope():
-        genotype, model = build_model(config)
-        optimizer = keras.optimizers.SGD(
-            learning_rate_schedule(peak_lr, total_steps, config.warmup_epochs * steps_per_epoch),
+    With `config.validation_fraction`, each epoch scores the network on the held-out training
+    examples. The result is the metrics.json dict of the test split, once, at the end.
+
+    Args:
+      run: the started `runs.Run` of a validated eval config.
+
+    Raises:
+      ValueError: a class count other than the data set's.
+      data.DatasetNotPreparedError: the data set is not in data_dir.
+    """
+
+    def __init__(self, run):
+        config = run.config
+        self.data = _evaluation_data(config)
+        if self.data.num_classes != config.num_classes:
+            raise ValueError(
+                f"config.num_classes: expected {self.data.num_classes} (the classes of "
+                f"{config.dataset}), got {config.num_classes}"
+            )
+        steps_per_epoch = config.steps_per_epoch or self.data.steps_per_epoch
+        super().__init__(run, config.epochs * steps_per_epoch, steps_per_epoch)
+        self.space = search_space_base.for_network(config.network)
+        self.genotype = self.model = self.optimizer = self.trainer = None
+        self.train_iterator = self._train_step = self._evaluator = None
+        self._drop_path_epoch = None  # the epoch whose drop-path rate the model has
+
+    def build(self):
+        """The network, its optimizer with the learning-rate schedule, and the data iterator."""
+        config = self.config
+        peak_lr = config.lr * config.batch_size / config.lr_reference_batch_size
+        self.genotype, self.model = build_model(config)
+        self.optimizer = keras.optimizers.SGD(
+            learning_rate_schedule(
+                peak_lr, self.total_steps, config.warmup_epochs * self.steps_per_epoch
+            ),
             momentum=config.momentum,
         )
-        optimizer.build(model.trainable_weights)
-        trainer = RetrainTrainer(
-            model,
-            optimizer,
-            TrainSettings(
+        self.optimizer.build(self.model.trainable_weights)
+        self.trainer = retrain_step.RetrainTrainer(
+            self.model,
+            self.optimizer,
+            retrain_step.TrainSettings(
                 global_batch_size=config.batch_size,
                 auxiliary_weight=config.auxiliary_weight,
                 label_smoothing=config.label_smoothing,
                 weight_decay=config.weight_decay,
                 grad_clip_norm=config.grad_clip_norm,
             ),
-            strategy,
+            self.run.strategy,
         )
-        train_iterator = iter(evaluation.train)
+        self.train_iterator = iter(self.data.train)
 
-    run.save_config()
-    if run.chief:
-        genotypes.save(genotype, os.path.join(workdir, "genotype.json"))
-    run.restore(
-        tf.train.Checkpoint(
-            model=model_variables(model),
-            optimizer=optimizer,
-            step=trainer.step,
-            train_iterator=train_iterator,
+    @property
+    def step(self):
+        return self.trainer.step
+
+    def checkpoint(self):
+        """The network, the optimizer, the step and the data position."""
+        return tf.train.Checkpoint(
+            model=model_variables(self.model),
+            optimizer=self.optimizer,
+            step=self.trainer.step,
+            train_iterator=self.train_iterator,
         )
-    )
-    with run.writer.as_default(step=int(trainer.step.numpy())):
-        summaries.write_run_texts(config, genotype)
-    train_step = tf.function(trainer.train_step)
-    evaluator = Evaluator(model, config.image_size)
-    drop_path_epoch = [None]  # the epoch whose drop-path rate the model has
 
-    def run_step(step, epoch):
-        if epoch != drop_path_epoch[0]:
-            drop_path_epoch[0] = epoch
-            space.set_drop_path_rate(
-                model, drop_path_rate(config.drop_path_rate, epoch, config.epochs)
-            )
-        return train_step(next(train_iterator))
+    def start(self):
+        """Writes genotype.json (on the chief) and the run's texts; makes the step function."""
+        if self.run.chief:
+            genotypes.save(self.genotype, os.path.join(self.run.workdir, GENOTYPE_FILE))
+        with self.run.writer.as_default(step=int(self.step.numpy())):
+            summaries.write_run_texts(self.config, self.genotype)
+        self._train_step = tf.function(self.trainer.train_step)
+        self._evaluator = Evaluator(self.model, self.config.image_size)
 
-    def describe(values, epoch):
+    def phase(self, epoch):
+        del epoch  # one step function throughout
+        return "training step"
+
+    def _drop_path_rate(self, epoch):
+        return drop_path_rate(self.config.drop_path_rate, epoch, self.config.epochs)
+
+    def run_step(self, step, epoch):
+        if epoch != self._drop_path_epoch:
+            self._drop_path_epoch = epoch
+            self.space.set_drop_path_rate(self.model, self._drop_path_rate(epoch))
+        return self._train_step(next(self.train_iterator))
+
+    def describe(self, values, epoch):
         shown = " ".join(f"{name} {value:.4f}" for name, value in sorted(values.items()))
-        return f" {shown} lr {float(optimizer.learning_rate):.4g}"
+        return f" {shown} lr {float(self.optimizer.learning_rate):.4g}"
 
-    def summarize(values, epoch):
+    def summarize(self, values, epoch):
+        """The step's metrics, the learning rate and the drop-path rate."""
         for name, value in values.items():
             tf.summary.scalar(name, value)
-        tf.summary.scalar("lr", optimizer.learning_rate)
-        tf.summary.scalar(
-            "drop_path_rate", drop_path_rate(config.drop_path_rate, epoch, config.epochs)
-        )
+        tf.summary.scalar("lr", self.optimizer.learning_rate)
+        tf.summary.scalar("drop_path_rate", self._drop_path_rate(epoch))
 
-    def end_epoch(step, epoch):
-        if evaluation.val is None:
+    def end_epoch(self, step, epoch):
+        """Scores the network on the held-out training examples, if any."""
+        if self.data.val is None:
             return
-        scores = evaluator(evaluation.val)
+        scores = self._evaluator(self.data.val)
         logging.info(
             "epoch %d/%d: on the %d held-out training examples: top-1 %.4f top-5 %.4f loss %.4f",
             epoch + 1,
-            config.epochs,
+            self.config.epochs,
             scores["examples"],
             scores["top1"],
             scores["top5"],
             scores["loss"],
         )
-        with run.writer.as_default(step=step):
+        with self.run.writer.as_default(step=step):
             for name in ("top1", "top5", "loss"):
                 tf.summary.scalar(f"val/{name}", scores[name])
 
-    run.loop(
-        trainer.step,
-        stop=total_steps if max_steps is None else min(max_steps, total_steps),
-        total=total_steps,
-        steps_per_epoch=steps_per_epoch,
-        run_step=run_step,
-        describe=describe,
-        summarize=summarize,
-        end_epoch=end_epoch,
-        phase=lambda epoch: "training step",
-    )
-    if int(trainer.step.numpy()) < total_steps:
+    def finish(self):
+        """Tests the network and writes metrics.json once trained to the end; else None."""
+        config, total_steps = self.config, self.total_steps
+        if (step := int(self.step.numpy())) < total_steps:
+            logging.info("Stopped at step %d of %d; rerun to continue.", step, total_steps)
+            return None
+        results = self._evaluator(self.data.test)
+        metrics = {
+            "top1": results["top1"],
+            "top5": results["top5"],
+            "test_examples": results["examples"],
+            "params": model_size.count_params(self.model),
+            "macs": model_size.count_macs(self.model, config.image_size),
+            "steps": total_steps,
+            "genotype": config.genotype,
+            "dataset": config.dataset,
+        }
+        with self.run.writer.as_default(step=total_steps):
+            tf.summary.scalar("test/top1", metrics["top1"])
+            tf.summary.scalar("test/top5", metrics["top5"])
+        if self.run.chief:
+            path = os.path.join(self.run.workdir, METRICS_FILE)
+            run_directory.write_json_atomically(path, metrics)
         logging.info(
-            "Stopped at step %d of %d; rerun to continue.", int(trainer.step.numpy()), total_steps
+            "Test top-1 %.4f top-5 %.4f on %d examples; %d params, %d multiply-adds.",
+            metrics["top1"],
+            metrics["top5"],
+            metrics["test_examples"],
+            metrics["params"],
+            metrics["macs"],
         )
-        return None
-
-    results = evaluator(evaluation.test)
-    metrics = {
-        "top1": results["top1"],
-        "top5": results["top5"],
-        "test_examples": results["examples"],
-        "params": model_size.count_params(model),
-        "macs": model_size.count_macs(model, config.image_size),
-        "steps": total_steps,
-        "genotype": config.genotype,
-        "dataset": config.dataset,
-    }
-    with run.writer.as_default(step=total_steps):
-        tf.summary.scalar("test/top1", metrics["top1"])
-        tf.summary.scalar("test/top5", metrics["top5"])
-    if run.chief:
-        run_directory.write_json_atomically(os.path.join(workdir, METRICS_FILE), metrics)
-    logging.info(
-        "Test top-1 %.4f top-5 %.4f on %d examples; %d params, %d multiply-adds.",
-        metrics["top1"],
-        metrics["top5"],
-        metrics["test_examples"],
-        metrics["params"],
-        metrics["macs"],
-    )
-    return metrics
+        return metrics

@@ -1,6 +1,8 @@
-"""The search's outer loop: everything built from a config, epochs, checkpoints, summaries, resume.
+"""A search's run: everything built from a config, the epochs' work, outputs and resume.
 
-`run_search(config, workdir)` is what `launch/search.py` calls. The workdir holds:
+`run_search(config, workdir)` is what `launch/search.py` calls: the run controller
+(`runs.Run.drive`) drives a `SearchTask`, whose step is `search_step.SearchTrainer`'s. The
+workdir holds:
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the current argmax architecture, rewritten each epoch and at the end
   checkpoints/       w, phi, both optimizers, the step, estimator state, data positions
@@ -20,7 +22,7 @@ Rerunning the same command on the same workdir resumes from the newest checkpoin
 restores (`checkpoints.restore_latest`). Under several workers only the chief writes
 config.json, genotype.json and summaries.
 
-`config.space` names the registered `search_spaces.base.SearchSpace` the loop asks for the
+`config.space` names the registered `search_spaces.base.SearchSpace` the task asks for the
 supernet, the choices, genotypes and pictures: "darts" (the default: factorized cells, UNAS
 Sec. 4) or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E). In a space that measures
 latency the search may add the term lambda_lat(t) max(0, L_lat(z) - t_target) of App. E.1
@@ -29,7 +31,6 @@ latency the search may add the term lambda_lat(t) max(0, L_lat(z) - t_target) of
 
 import math
 import os
-from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -44,9 +45,9 @@ from unas_tf import (
     genotypes,
     objectives,
     runs,
+    search_step,
     strategies,
     summaries,
-    trainer,
 )
 from unas_tf.latency import search_term
 from unas_tf.search_spaces import base as search_space_base
@@ -59,6 +60,7 @@ PROGRESS_METRICS = (
     "sampled/val_accuracy",
     "latency/sampled_ms",
 )
+GENOTYPE_FILE = "genotype.json"  # the current argmax architecture
 
 
 def validate(config):
@@ -114,9 +116,9 @@ def _rules():
         "arch_weight_decay": rules.NON_NEGATIVE,
         "grad_clip_norm": rules.POSITIVE,
         "temperature": rules.POSITIVE,
-        "objective": rules.one_of(trainer.OBJECTIVES),
-        "sampling": rules.one_of(trainer.SAMPLING),
-        "weight_sample": rules.one_of(trainer.WEIGHT_SAMPLES),
+        "objective": rules.one_of(search_step.OBJECTIVES),
+        "sampling": rules.one_of(search_step.SAMPLING),
+        "weight_sample": rules.one_of(search_step.WEIGHT_SAMPLES),
         "gap_weight": rules.NON_NEGATIVE,
         "gap_form": rules.one_of(objectives.GAP_FORMS),
         "arch_penalty_weight": rules.NON_NEGATIVE,
@@ -152,7 +154,7 @@ def _check_data_sizes(config):
 
 def _settings(config):
     try:
-        return trainer.SearchSettings(
+        return search_step.SearchSettings(
             objective=config.objective,
             gap_weight=config.gap_weight,
             gap_form=config.gap_form,
@@ -199,11 +201,6 @@ def learning_rate_schedules(config, total_steps, search_steps):
     )
 
 
-def _current_genotype(search_trainer, space, ops):
-    mode = distributions.mode(search_trainer.logits())
-    return space.genotype_from_indices({key: value.numpy() for key, value in mode.items()}, ops)
-
-
 def run_search(config, workdir):
     """Runs (or resumes) a UNAS search; returns the final genotype.
 
@@ -219,71 +216,154 @@ def run_search(config, workdir):
     """
     validate(config)
     with runs.start(config, workdir, "search") as run:
-        return _search(run)
+        return run.drive(SearchTask(run))
 
 
-def _search(run):
-    """The search of a started run: data, trainer, steps, epoch work; returns the genotype."""
-    config, workdir, chief = run.config, run.workdir, run.chief
-    search = data.search_data(
-        config.dataset,
-        config.batch_size,
-        config.image_size,
-        config.seed,
-        data_dir=config.data_dir or None,
-    )
-    steps_per_epoch = config.steps_per_epoch or search.steps_per_epoch
-    schedule = _Schedule(
-        total=config.epochs * steps_per_epoch,
-        search_start=config.warmup_epochs * steps_per_epoch,
-        search=(config.epochs - config.warmup_epochs) * steps_per_epoch,
-    )
-    space = search_space_base.of_config(config)
-    run.save_config()
-    latency = None
-    if space.measures_latency:
-        latency = search_term.SearchLatency(config, space, workdir, chief, search.num_classes)
+class SearchTask(runs.Task):
+    """A UNAS search, for the controller: warm-up steps of w alone, then steps of phi and w.
 
-    with run.strategy.scope():
-        iterators = {
-            "train_iterator": iter(search.train),
-            "val_iterator": iter(search.val),
-            # Its own stream, so that evaluating leaves the search's batches unchanged.
-            "eval_iterator": iter(search.val),
-        }
-        search_trainer = _build_trainer(config, space, run.strategy, search, latency, schedule)
-    ops = space.ops(config)
-    run.restore(_checkpoint(search_trainer, iterators, latency))
+    Each epoch scores the argmax architecture on search-val batches and writes it to
+    genotype.json, TensorBoard (texts and the space's pictures) and, in a space that measures
+    latency, the latency record. The result is the final argmax genotype.
 
-    steps = {flag: search_trainer.step_function(flag) for flag in (False, True)}
-    evaluate = tf.function(search_trainer.evaluate_step, autograph=False)
-    genotype_path = os.path.join(workdir, "genotype.json")
-    if chief:
-        genotype = _current_genotype(search_trainer, space, ops)
-        genotypes.save(genotype, genotype_path)
-        with run.writer.as_default(step=int(search_trainer.step.numpy())):
-            summaries.write_run_texts(config, genotype)
-            if latency is not None:
-                latency.write_fit_summaries()
+    Args:
+      run: the started `runs.Run` of a validated search config.
 
-    def searching(epoch):
-        return epoch >= config.warmup_epochs and search_trainer.estimator.updates_architecture
+    Raises:
+      data.DatasetNotPreparedError: the data set is not in data_dir.
+    """
 
-    def run_step(step, epoch):
-        train, val = next(iterators["train_iterator"]), next(iterators["val_iterator"])
-        if searching(epoch) and search_trainer.latency_objective is not None:
-            inputs, measured = latency.step_inputs(
-                search_trainer, step, schedule.search_start, schedule.search
+    def __init__(self, run):
+        config = run.config
+        self.data = data.search_data(
+            config.dataset,
+            config.batch_size,
+            config.image_size,
+            config.seed,
+            data_dir=config.data_dir or None,
+        )
+        steps_per_epoch = config.steps_per_epoch or self.data.steps_per_epoch
+        super().__init__(run, config.epochs * steps_per_epoch, steps_per_epoch)
+        self.search_start = config.warmup_epochs * steps_per_epoch  # the first step of phi
+        self.search_steps = self.total_steps - self.search_start
+        self.space = search_space_base.of_config(config)
+        self.ops = self.space.ops(config)
+        self.genotype_path = os.path.join(run.workdir, GENOTYPE_FILE)
+        self.latency = None
+        if self.space.measures_latency:
+            self.latency = search_term.SearchLatency(
+                config, self.space, run.workdir, run.chief, self.data.num_classes
             )
-            return {**steps[True](train, val, inputs), **measured}
-        return steps[searching(epoch)](train, val)
+        self.trainer = self.iterators = self._steps = self._evaluate = None
 
-    def describe(values, epoch):
+    def build(self):
+        """The data iterators, and the supernet, phi, estimators and optimizers, built.
+
+        The latency term, if any, fits its surrogate first.
+        """
+        config = self.config
+        self.iterators = {
+            "train_iterator": iter(self.data.train),
+            "val_iterator": iter(self.data.val),
+            # Its own stream, so that evaluating leaves the search's batches unchanged.
+            "eval_iterator": iter(self.data.val),
+        }
+        weight_schedule, arch_schedule = learning_rate_schedules(
+            config, self.total_steps, self.search_steps
+        )
+        supernet = self.space.build_supernet(config, self.data.num_classes)
+        distribution = distributions.ArchitectureDistribution(
+            self.space.choice_shapes(config), self.space.choice_masks(config)
+        )
+        objective = self.latency.build_objective() if self.latency is not None else None
+        estimator = estimators.create_for_search(config.estimator, config.temperature)
+        # PyTorch's Adam, as the released code's; weight decay is L2 in the gradient, added by
+        # the step (see unas_tf/search_step.py).
+        weight_optimizer = adam.Adam(weight_schedule)
+        arch_optimizer = adam.Adam(arch_schedule)
+        first = next(iter(self.data.val))
+        supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
+        weight_optimizer.build(supernet.trainable_weights)
+        arch_optimizer.build(distribution.trainable_variables)
+        self.trainer = search_step.SearchTrainer(
+            supernet,
+            distribution,
+            estimator,
+            weight_optimizer,
+            arch_optimizer,
+            _settings(config),
+            config.seed,
+            self.run.strategy,
+            latency_objective=objective,
+            architecture_penalty=self.space.architecture_penalty,
+        )
+
+    @property
+    def step(self):
+        return self.trainer.step
+
+    def checkpoint(self):
+        """w, phi, both optimizers, the step, estimator state, data positions, latency term."""
+        supernet = self.trainer.supernet
+        return tf.train.Checkpoint(
+            **(self.latency.checkpoint_state() if self.latency is not None else {}),
+            **self.iterators,
+            supernet=supernet,
+            # Listed explicitly: tf.train.Checkpoint does not follow Keras 3 layers kept in lists.
+            supernet_variables=supernet.variables,
+            distribution=self.trainer.distribution,
+            weight_optimizer=self.trainer.weight_optimizer,
+            arch_optimizer=self.trainer.arch_optimizer,
+            step=self.trainer.step,
+            estimator=self.trainer.estimator,
+        )
+
+    def start(self):
+        """Makes the step functions; the chief writes genotype.json and the run's texts."""
+        self._steps = {flag: self.trainer.step_function(flag) for flag in (False, True)}
+        self._evaluate = tf.function(self.trainer.evaluate_step, autograph=False)
+        if self.run.chief:
+            genotype = self._argmax_genotype()
+            genotypes.save(genotype, self.genotype_path)
+            with self.run.writer.as_default(step=int(self.step.numpy())):
+                summaries.write_run_texts(self.config, genotype)
+                if self.latency is not None:
+                    self.latency.write_fit_summaries()
+
+    def _searching(self, epoch):
+        """Whether epoch `epoch`'s steps update phi (after the warm-up, if the estimator does)."""
+        return epoch >= self.config.warmup_epochs and self.trainer.estimator.updates_architecture
+
+    def phase(self, epoch):
+        return "search step" if self._searching(epoch) else "warm-up step"
+
+    def run_step(self, step, epoch):
+        train = next(self.iterators["train_iterator"])
+        val = next(self.iterators["val_iterator"])
+        if self._searching(epoch) and self.trainer.latency_objective is not None:
+            inputs, measured = self.latency.step_inputs(
+                self.trainer, step, self.search_start, self.search_steps
+            )
+            return {**self._steps[True](train, val, inputs), **measured}
+        return self._steps[self._searching(epoch)](train, val)
+
+    def describe(self, values, epoch):
         shown = " ".join(f"{n} {values[n]:.4f}" for n in PROGRESS_METRICS if n in values)
-        return f"{'' if searching(epoch) else ' (warm-up)'} {shown}"
+        return f"{'' if self._searching(epoch) else ' (warm-up)'} {shown}"
 
-    def end_epoch(step, epoch):
-        scores = _evaluate(evaluate, iterators["eval_iterator"], config.eval_batches)
+    def summarize(self, values, epoch):
+        """Every metric of the step, the learning rates and the selector entropies."""
+        for name, value in values.items():
+            tf.summary.scalar(name, value)
+        tf.summary.scalar("lr/weights", self.trainer.weight_optimizer.learning_rate)
+        tf.summary.scalar("lr/architecture", self.trainer.arch_optimizer.learning_rate)
+        for group, entropy in self.trainer.distribution.entropy().items():
+            tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
+
+    def end_epoch(self, step, epoch):
+        """Scores the argmax architecture on search-val and writes it out (on the chief)."""
+        config = self.config
+        scores = self._evaluate_argmax(config.eval_batches)
         logging.info(
             "epoch %d/%d: argmax architecture on %d search-val batches: loss %.4f accuracy %.4f",
             epoch + 1,
@@ -292,112 +372,36 @@ def _search(run):
             scores["loss"],
             scores["accuracy"],
         )
-        genotype = _current_genotype(search_trainer, space, ops)
-        if latency is not None:
-            scores["latency_ms"] = latency.end_of_epoch(genotype, epoch)
-        if chief:
-            genotypes.save(genotype, genotype_path)
-            with run.writer.as_default(step=step):
+        genotype = self._argmax_genotype()
+        if self.latency is not None:
+            scores["latency_ms"] = self.latency.end_of_epoch(genotype, epoch)
+        if self.run.chief:
+            genotypes.save(genotype, self.genotype_path)
+            with self.run.writer.as_default(step=step):
                 for name, value in scores.items():
                     tf.summary.scalar(f"argmax/val_{name}", value)
                 summaries.write_genotype_text(genotype)
-                space.epoch_summaries(search_trainer.logits(), genotype)
+                self.space.epoch_summaries(self.trainer.logits(), genotype)
 
-    run.loop(
-        search_trainer.step,
-        stop=schedule.total,
-        total=schedule.total,
-        steps_per_epoch=steps_per_epoch,
-        run_step=run_step,
-        describe=describe,
-        summarize=lambda values, epoch: _write_step_summaries(search_trainer, values),
-        end_epoch=end_epoch,
-        phase=lambda epoch: "search step" if searching(epoch) else "warm-up step",
-    )
-    final = _current_genotype(search_trainer, space, ops)
-    if chief:
-        genotypes.save(final, genotype_path)
-    if latency is not None:
-        latency.finish(final)
-    return final
+    def finish(self):
+        """Writes and returns the final argmax genotype."""
+        final = self._argmax_genotype()
+        if self.run.chief:
+            genotypes.save(final, self.genotype_path)
+        if self.latency is not None:
+            self.latency.finish(final)
+        return final
 
+    def _argmax_genotype(self):
+        mode = distributions.mode(self.trainer.logits())
+        indices = {key: value.numpy() for key, value in mode.items()}
+        return self.space.genotype_from_indices(indices, self.ops)
 
-class _Schedule(NamedTuple):
-    """Step counts of a search: weights alone for `search_start` steps, then both."""
-
-    total: int
-    search_start: int
-    search: int
-
-
-def _build_trainer(config, space, strategy, search, latency, schedule):
-    """The supernet, phi, estimators and optimizers, built, in a `SearchTrainer` (call in scope).
-
-    `latency`, a `search_term.SearchLatency` or None, fits its surrogate first.
-    """
-    weight_schedule, arch_schedule = learning_rate_schedules(
-        config, schedule.total, schedule.search
-    )
-    supernet = space.build_supernet(config, search.num_classes)
-    distribution = distributions.ArchitectureDistribution(
-        space.choice_shapes(config), space.choice_masks(config)
-    )
-    objective = latency.build_objective() if latency is not None else None
-    estimator = estimators.create_for_search(config.estimator, config.temperature)
-    # PyTorch's Adam, as the released code's; weight decay is L2 in the gradient, added by
-    # the trainer (see unas_tf/trainer.py).
-    weight_optimizer = adam.Adam(weight_schedule)
-    arch_optimizer = adam.Adam(arch_schedule)
-    first = next(iter(search.val))
-    supernet(first["image"][:1], distribution.sample(1, seed=0))  # builds every candidate
-    weight_optimizer.build(supernet.trainable_weights)
-    arch_optimizer.build(distribution.trainable_variables)
-    search_trainer = trainer.SearchTrainer(
-        supernet,
-        distribution,
-        estimator,
-        weight_optimizer,
-        arch_optimizer,
-        _settings(config),
-        config.seed,
-        strategy,
-        latency_objective=objective,
-        architecture_penalty=space.architecture_penalty,
-    )
-    return search_trainer
-
-
-def _checkpoint(search_trainer, iterators, latency):
-    """The search's `tf.train.Checkpoint`: everything a resumed search must continue from."""
-    supernet = search_trainer.supernet
-    return tf.train.Checkpoint(
-        **(latency.checkpoint_state() if latency is not None else {}),
-        **iterators,
-        supernet=supernet,
-        # Listed explicitly: tf.train.Checkpoint does not follow Keras 3 layers kept in lists.
-        supernet_variables=supernet.variables,
-        distribution=search_trainer.distribution,
-        weight_optimizer=search_trainer.weight_optimizer,
-        arch_optimizer=search_trainer.arch_optimizer,
-        step=search_trainer.step,
-        estimator=search_trainer.estimator,
-    )
-
-
-def _write_step_summaries(search_trainer, values):
-    """TensorBoard scalars of a step: its metrics, learning rates, selector entropies."""
-    for name, value in values.items():
-        tf.summary.scalar(name, value)
-    tf.summary.scalar("lr/weights", search_trainer.weight_optimizer.learning_rate)
-    tf.summary.scalar("lr/architecture", search_trainer.arch_optimizer.learning_rate)
-    for group, entropy in search_trainer.distribution.entropy().items():
-        tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
-
-
-def _evaluate(evaluate, iterator, num_batches):
-    """Mean loss and accuracy of the argmax architecture over `num_batches` batches."""
-    totals = {"loss": 0.0, "accuracy": 0.0}
-    for _ in range(num_batches):
-        for name, value in evaluate(next(iterator)).items():
-            totals[name] += float(value) / num_batches
-    return totals
+    def _evaluate_argmax(self, num_batches):
+        """Mean loss and accuracy of the argmax architecture over `num_batches` batches."""
+        iterator = self.iterators["eval_iterator"]
+        totals = {"loss": 0.0, "accuracy": 0.0}
+        for _ in range(num_batches):
+            for name, value in self._evaluate(next(iterator)).items():
+                totals[name] += float(value) / num_batches
+        return totals

@@ -3,6 +3,7 @@
 `SearchTrainer.replica_step` is the work of one replica on one step; `train_step` runs it
 through `strategy.run`, so the same code serves one CPU, one GPU or many. Losses are averaged
 over the *global* batch, because optimizers sum the gradients of the replicas.
+`search_run.SearchTask` builds the modules and drives the steps.
 
 Weight decay is an L2 term added to the gradient before the optimizer sees it, as PyTorch's
 `Adam(weight_decay=...)` in the released UNAS code does (grad += wd * param, then the Adam

@@ -88,7 +88,8 @@ class SearchTrainer(tf.Module):
     """Runs UNAS search steps on a supernet and an architecture distribution.
 
     Args:
-      supernet: maps (images, sample, training) to logits (`darts_supernet.Supernet`).
+      supernet: maps (images, sample, training) to logits (a space's supernet, e.g. the DARTS
+        space's `search_spaces.darts.supernet.Supernet`).
       distribution: the `ArchitectureDistribution` whose logits phi are searched.
       estimator: a `GradientEstimator`; one whose `updates_architecture` is False (the
         random-architecture baseline) leaves phi where it is: weights train on uniformly random

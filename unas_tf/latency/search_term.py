@@ -1,4 +1,4 @@
-"""The measured-latency term of a search, as one object the search loop drives (UNAS App. E.1).
+"""The measured-latency term of a search, as one object the search run drives (UNAS App. E.1).
 
 In a space that measures latency, a search times sampled architectures on its own device
 (`measuring_process.search_meter`), keeps every measurement in WORKDIR/latency_measurements.json

@@ -1,6 +1,6 @@
 """What a search space decides, as one object, and the registry that finds it by name.
 
-The search loop, retraining, export, genotype files and launchers ask the space object (found
+The search, the retraining, export, genotype files and launchers ask the space object (found
 by `config.space`, a genotype file's "space" field or an eval config's `network`) and never
 compare its name. A new space is one module or package: a `SearchSpace` subclass, registered
 with `register`, whose genotypes are frozen dataclasses with a `space` class attribute holding

@@ -119,11 +119,7 @@ def _rules():
         "validation_fraction": rules.with_meaning(
             rules.FRACTION, "(0 = retrain on the whole training split)"
         ),
-        "log_every": rules.POSITIVE_INT,
-        "checkpoints_to_keep": rules.POSITIVE_INT,
-        "strategy": rules.one_of(strategies.KNOWN),
-        "seed": rules.NON_NEGATIVE_INT,
-        "deterministic": rules.BOOLEAN,
+        **runs.RULES,
         "export": rules.BOOLEAN,
     }
 

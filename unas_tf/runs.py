@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import checkpoints, progress, run_directory, strategies
+from unas_tf import checkpoints, config_checks, progress, run_directory, strategies
 
 SUMMARY_DIR = "tensorboard"
 
@@ -93,6 +93,16 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def finish(self):
         """The run's result, once the controller has stopped at the end or earlier."""
+
+
+# The rules of the keys the controller reads (`start`, `Run`), for every run kind's table.
+RULES = {
+    "log_every": config_checks.POSITIVE_INT,
+    "checkpoints_to_keep": config_checks.POSITIVE_INT,
+    "strategy": config_checks.one_of(strategies.KNOWN),
+    "seed": config_checks.NON_NEGATIVE_INT,
+    "deterministic": config_checks.BOOLEAN,
+}
 
 
 @contextlib.contextmanager

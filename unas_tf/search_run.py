@@ -46,7 +46,6 @@ from unas_tf import (
     objectives,
     runs,
     search_step,
-    strategies,
     summaries,
 )
 from unas_tf.latency import search_term
@@ -124,11 +123,7 @@ def _rules():
         "arch_penalty_weight": rules.NON_NEGATIVE,
         "estimator": rules.one_of(estimators.known_names()),
         "eval_batches": rules.POSITIVE_INT,
-        "log_every": rules.POSITIVE_INT,
-        "checkpoints_to_keep": rules.POSITIVE_INT,
-        "strategy": rules.one_of(strategies.KNOWN),
-        "seed": rules.NON_NEGATIVE_INT,
-        "deterministic": rules.BOOLEAN,
+        **runs.RULES,
     }
 
 

@@ -19,7 +19,6 @@ the latencies with the order they were measured in: drift of a shared machine, w
 surrogate cannot explain.
 """
 
-import functools
 import json
 import os
 import statistics
@@ -38,7 +37,7 @@ from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes  # noqa: E402
 from unas_tf.latency import measure, surrogate  # noqa: E402
-from unas_tf.search_spaces.proxyless import networks as proxyless_networks  # noqa: E402
+from unas_tf.search_spaces import base  # noqa: E402
 
 NUM_CLASSES = 1000
 
@@ -75,16 +74,16 @@ def main(argv):
     del argv
     if _THREADS.value:
         tf.config.threading.set_intra_op_parallelism_threads(_THREADS.value)
-    build = functools.partial(
-        proxyless_networks.proxyless_network,
-        num_classes=NUM_CLASSES,
-        width_multiplier=_WIDTH.value,
-        image_size=_IMAGE_SIZE.value,
-    )
+    space = base.get("proxyless")
+    network = {
+        "num_classes": NUM_CLASSES,
+        "width_multiplier": _WIDTH.value,
+        "image_size": _IMAGE_SIZE.value,
+    }
 
     def meter():
         return measure.LatencyMeter(
-            build,
+            lambda genotype: space.latency_network(genotype, network),
             batch_size=_BATCH_SIZE.value,
             warmup_runs=_WARMUP.value,
             repeats=_REPEATS.value,
@@ -93,7 +92,7 @@ def main(argv):
             clock=_CLOCK.value,
         )
 
-    latency = surrogate.LatencySurrogate(meter())
+    latency = surrogate.LatencySurrogate(space, meter())
     start = time.perf_counter()
     latency.measure_random(_NUM_ARCHITECTURES.value, seed=_SEED.value)
     elapsed = time.perf_counter() - start

@@ -39,6 +39,7 @@ from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes, runs, summaries  # noqa: E402
 from unas_tf.latency import measuring_process  # noqa: E402
+from unas_tf.search_spaces import base  # noqa: E402
 
 _PRESET = flags.DEFINE_string("preset", "configs/search/proxyless_digits.py", "Search preset.")
 _WORKDIR = flags.DEFINE_string(
@@ -119,7 +120,7 @@ def _remeasure(run):
     for _ in range(_REMEASUREMENTS.value):
         # A new meter each time: with latency.separate_process, a new measuring process (it
         # starts at the first measurement; the previous one stops with its dropped meter).
-        meter = measuring_process.search_meter(config, _DIGITS)
+        meter = measuring_process.search_meter(config, base.of_config(config), _DIGITS)
         medians.append(meter.measure(genotype).median_ms)
     run["remeasured_latency_ms"] = sorted(medians)[len(medians) // 2]
     run["meets_target"] = run["remeasured_latency_ms"] <= config.latency.target_ms

@@ -6,12 +6,15 @@ import ml_collections
 import numpy as np
 import pytest
 
+from configs.search import common
 from unas_tf import genotypes
 from unas_tf.latency import measure, surrogate
+from unas_tf.search_spaces import base
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 from unas_tf.search_spaces.proxyless import networks as proxyless_networks
 
 WIDTH, CLASSES, SIZE = 0.1, 5, 32
+SPACE = base.get("proxyless")
 
 
 class _CountingBuilder:
@@ -42,6 +45,10 @@ def test_measurement_has_a_positive_median_and_interquartile_range():
     assert result.as_dict()["relative_iqr"] == result.relative_iqr
 
 
+def _search_config():
+    return common.proxyless_search_config()
+
+
 def test_cache_hit_returns_the_same_object_without_measuring_again():
     build = _CountingBuilder()
     meter = _meter(build)
@@ -52,8 +59,10 @@ def test_cache_hit_returns_the_same_object_without_measuring_again():
     assert again is first and meter.cached(genotype) is first
     assert len(build.genotypes) == 1 and meter.num_measured == 1
     sample = proxyless_genotype.proxyless_to_one_hot(genotype)
-    assert meter.measure_sample(sample) is first
-    assert meter.measure_sample({"layers": sample["layers"][None]}) is first
+    assert meter.measure_sample(sample, SPACE, _search_config()) is first
+    assert (
+        meter.measure_sample({"layers": sample["layers"][None]}, SPACE, _search_config()) is first
+    )
     assert meter.cached(proxyless_genotype.random_proxyless(0)) is None
 
 
@@ -111,7 +120,7 @@ def _random_points(num, seed):
 def test_surrogate_recovers_a_linear_latency():
     rng = np.random.default_rng(0)
     table = rng.uniform(0.1, 1.0, size=(21, 7))
-    latency = surrogate.LatencySurrogate()
+    latency = surrogate.LatencySurrogate(SPACE)
     for genotype in _random_points(300, 1):
         one_hot = proxyless_genotype.proxyless_to_one_hot(genotype)["layers"]
         latency.add(genotype, 2.0 + float(np.sum(table * one_hot)))
@@ -137,7 +146,7 @@ def _one_hot(genotype):
 
 
 def test_refit_with_extra_points_uses_them():
-    latency = surrogate.LatencySurrogate()
+    latency = surrogate.LatencySurrogate(SPACE)
     for genotype in _random_points(40, 3):
         latency.add(_with_layer_2(genotype, 1), 5.0)
     latency.fit(holdout_fraction=0.0)
@@ -159,7 +168,7 @@ def test_surrogate_measures_random_architectures_with_its_meter():
         width_multiplier=WIDTH,
         image_size=SIZE,
     )
-    latency = surrogate.LatencySurrogate(_meter(build, repeats=3))
+    latency = surrogate.LatencySurrogate(SPACE, _meter(build, repeats=3))
     latency.measure_random(4, seed=5)
     assert len(latency.genotypes) == len(latency.latencies_ms) == 4
     assert all(value > 0 for value in latency.latencies_ms)
@@ -169,7 +178,7 @@ def test_surrogate_measures_random_architectures_with_its_meter():
 
 
 def test_surrogate_rejects_bad_points():
-    latency = surrogate.LatencySurrogate()
+    latency = surrogate.LatencySurrogate(SPACE)
     with pytest.raises(ValueError, match="no measured architectures"):
         latency.fit()
     with pytest.raises(ValueError, match="`latency_ms`"):

@@ -5,15 +5,17 @@ import pytest
 from configs.search import common
 from unas_tf import genotypes
 from unas_tf.latency import measure, measuring_process
+from unas_tf.search_spaces import base
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
+SPACE = base.get("proxyless")
 NETWORK = {"num_classes": 5, "width_multiplier": 0.1, "image_size": 16}
 SETTINGS = {"batch_size": 2, "warmup_runs": 1, "repeats": 3, "clock": "process"}
 
 
 @pytest.mark.slow
 def test_measures_in_a_child_process_and_caches_in_the_parent():
-    meter = measuring_process.MeasuringProcess(NETWORK, intra_op_threads=1, **SETTINGS)
+    meter = measuring_process.MeasuringProcess(SPACE, NETWORK, intra_op_threads=1, **SETTINGS)
     assert meter.build_model is None  # this process cannot build: the child measures
     try:
         genotype = proxyless_genotype.random_proxyless(0)
@@ -32,7 +34,7 @@ def test_measures_in_a_child_process_and_caches_in_the_parent():
 
 def test_a_failing_child_raises_with_the_end_of_its_stderr():
     meter = measuring_process.MeasuringProcess(
-        {**NETWORK, "width_multiplier": -1.0}, intra_op_threads=1, **SETTINGS
+        SPACE, {**NETWORK, "width_multiplier": -1.0}, intra_op_threads=1, **SETTINGS
     )
     with pytest.raises(measuring_process.MeasuringProcessError, match="width_multiplier"):
         meter.measure(proxyless_genotype.random_proxyless(0))
@@ -42,7 +44,7 @@ def test_a_failing_child_raises_with_the_end_of_its_stderr():
 @pytest.mark.parametrize("threads", [-1, 1.5, True])
 def test_rejects_bad_thread_counts(threads):
     with pytest.raises(ValueError, match="argument `intra_op_threads`"):
-        measuring_process.MeasuringProcess(NETWORK, intra_op_threads=threads, **SETTINGS)
+        measuring_process.MeasuringProcess(SPACE, NETWORK, intra_op_threads=threads, **SETTINGS)
 
 
 def _config(**latency):
@@ -56,15 +58,15 @@ def _input_size(meter):
 
 
 def test_search_meter_measures_at_the_latency_image_size_in_this_process():
-    meter = measuring_process.search_meter(_config(), num_classes=5)
+    meter = measuring_process.search_meter(_config(), SPACE, num_classes=5)
     assert type(meter) is measure.LatencyMeter and _input_size(meter) == 16
-    meter = measuring_process.search_meter(_config(image_size=24, repeats=4), num_classes=5)
+    meter = measuring_process.search_meter(_config(image_size=24, repeats=4), SPACE, num_classes=5)
     assert _input_size(meter) == 24 and meter.repeats == 4 and meter.clock == "process"
 
 
 def test_search_meter_in_a_separate_process():
     meter = measuring_process.search_meter(
-        _config(separate_process=True, intra_op_threads=1, image_size=24), num_classes=5
+        _config(separate_process=True, intra_op_threads=1, image_size=24), SPACE, num_classes=5
     )
     assert isinstance(meter, measuring_process.MeasuringProcess)
     assert meter.intra_op_threads == 1 and meter.repeats == 3
@@ -81,4 +83,4 @@ def test_search_meter_in_a_separate_process():
 )
 def test_search_meter_names_the_bad_key(overrides, key):
     with pytest.raises(ValueError, match=f"config.latency.{key}"):
-        measuring_process.search_meter(_config(**overrides), num_classes=5)
+        measuring_process.search_meter(_config(**overrides), SPACE, num_classes=5)

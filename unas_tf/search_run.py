@@ -87,7 +87,7 @@ def validate(config):
     space = search_space_base.of_config(config)
     space.validate_search(config)
     if space.measures_latency:
-        search_term.validate(config)
+        search_term.validate(config, space)
     _check_data_sizes(config)
     # SearchSettings checks objective and sampling by name.
     _settings(config)

@@ -16,7 +16,6 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from unas_tf import config_checks, genotypes
-from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 # Defaults of `LatencyMeter`; configs override them (configs/eval/proxyless_imagenet.py).
 DEFAULT_BATCH_SIZE = 32
@@ -92,7 +91,7 @@ class LatencyMeter:
 
     Args:
       build_model: maps a genotype to its plain Keras model; the model's input shape fixes the
-        image size, and dict outputs are all computed (e.g. `proxyless_networks.proxyless_network`).
+        image size, and dict outputs are all computed (e.g. a space's `latency_network`).
       batch_size: images per timed call.
       warmup_runs: untimed calls after compiling; at least 1, the first call compiles.
       repeats: timed repeats; the median of these is the latency.
@@ -158,10 +157,21 @@ class LatencyMeter:
             self.num_measured += 1
         return self._cache[key]
 
-    def measure_sample(self, sample):
-        """Measures the architecture of a one-hot ProxylessNAS sample {"layers": [(1,) 21, 7]}."""
-        indices = {"layers": tf.reshape(tf.argmax(sample["layers"], axis=-1), [-1]).numpy()}
-        return self.measure(proxyless_genotype.proxyless_from_indices(indices))
+    def measure_sample(self, sample, space, config):
+        """Measures the architecture of one one-hot sample of a search.
+
+        Args:
+          sample: {group: one-hot [(1,) ..., K]}, shaped as `space.latency_feature_shapes()`
+            with an optional leading axis of one sample.
+          space: the `SearchSpace` whose genotype the sample's choices make.
+          config: the search config, for the space's ops.
+        """
+        shapes = space.latency_feature_shapes()
+        indices = {
+            key: tf.reshape(tf.argmax(value, axis=-1), shapes[key][:-1]).numpy()
+            for key, value in sample.items()
+        }
+        return self.measure(space.genotype_from_indices(indices, space.ops(config)))
 
     def cached(self, genotype):
         """Returns the cached `Measurement` of `genotype`, or None."""

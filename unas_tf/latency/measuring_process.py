@@ -27,7 +27,7 @@ import tensorflow as tf
 import unas_tf
 from unas_tf import config_checks, genotypes
 from unas_tf.latency import measure
-from unas_tf.search_spaces.proxyless import networks as proxyless_networks
+from unas_tf.search_spaces import base
 
 # The child's stderr kept for an error message when it fails.
 _STDERR_TAIL_CHARS = 2000
@@ -38,15 +38,17 @@ class MeasuringProcessError(RuntimeError):
 
 
 class MeasuringProcess(measure.LatencyMeter):
-    """A `LatencyMeter` for ProxylessNAS-space networks that measures in a child process.
+    """A `LatencyMeter` of a space's child networks that measures in a child process.
 
     The child starts at the first measurement and stops with this object (or at interpreter
     exit, or when its stdin closes because this process died). Caching, `remember` and
-    `measurements` are the parent's, as in `LatencyMeter`.
+    `measurements` are the parent's, as in `LatencyMeter`. The child finds the space by its
+    registered name, so any space whose `latency_network` builds from JSON settings can use it.
 
     Args:
-      network: keyword arguments of `proxyless_networks.proxyless_network` besides the genotype:
-        `num_classes`, `width_multiplier` and `image_size`.
+      space: the `SearchSpace` of the genotypes; its `latency_network` builds the timed networks.
+      network: the JSON-ready settings of `space.latency_network` (for ProxylessNAS:
+        `num_classes`, `width_multiplier` and `image_size`).
       intra_op_threads: TensorFlow intra-op threads of the child; 0 for TensorFlow's default.
       **meter_settings: the `LatencyMeter` settings (batch_size, warmup_runs, repeats,
         runs_per_repeat, jit_compile, clock, device, seed).
@@ -55,7 +57,7 @@ class MeasuringProcess(measure.LatencyMeter):
       ValueError: a setting is invalid.
     """
 
-    def __init__(self, network, intra_op_threads=1, **meter_settings):
+    def __init__(self, space, network, intra_op_threads=1, **meter_settings):
         super().__init__(build_model=None, **meter_settings)
         if isinstance(intra_op_threads, bool) or not (
             isinstance(intra_op_threads, int) and intra_op_threads >= 0
@@ -66,6 +68,7 @@ class MeasuringProcess(measure.LatencyMeter):
             )
         self.intra_op_threads = intra_op_threads
         self._spec = {
+            "space": space.name,
             "network": dict(network),
             "intra_op_threads": intra_op_threads,
             "meter": meter_settings,
@@ -128,12 +131,12 @@ PROCESS_RULES = {
 }
 
 
-def search_meter(config, num_classes):
-    """Returns the latency meter of a ProxylessNAS search (or of re-measuring its result).
+def search_meter(config, space, num_classes):
+    """Returns the latency meter of a search in `space` (or of re-measuring its result).
 
-    It measures `proxyless_networks.proxyless_network` at `config.width_multiplier`, at
-    `config.latency.image_size` (the deployment resolution; 0 for `config.image_size`), in this
-    process or, with `config.latency.separate_process`, in a `MeasuringProcess` with
+    It measures the space's `latency_network` for `config`, at `config.latency.image_size` (the
+    deployment resolution; 0 for `config.image_size`), in this process or, with
+    `config.latency.separate_process`, in a `MeasuringProcess` with
     `config.latency.intra_op_threads` threads.
 
     Raises:
@@ -150,20 +153,16 @@ def search_meter(config, num_classes):
             "config.latency.intra_op_threads: expected 0 unless separate_process=True (the "
             f"search process's threads are its own), got {threads!r}"
         )
-    network = {
-        "num_classes": num_classes,
-        "width_multiplier": config.width_multiplier,
-        "image_size": image_size,
-    }
+    network = space.latency_network_settings(config, num_classes, image_size)
     if separate:
-        return MeasuringProcess(network, threads, **settings)
-    return _meter_here(network, settings)
+        return MeasuringProcess(space, network, threads, **settings)
+    return _meter_here(space, network, settings)
 
 
-def _meter_here(network, settings):
-    """A `LatencyMeter` of `proxyless_network(genotype, **network)` in this process."""
+def _meter_here(space, network, settings):
+    """A `LatencyMeter` of `space.latency_network(genotype, network)` in this process."""
     return measure.LatencyMeter(
-        lambda genotype: proxyless_networks.proxyless_network(genotype, **network), **settings
+        lambda genotype: space.latency_network(genotype, network), **settings
     )
 
 
@@ -182,9 +181,9 @@ def _serve(spec, requests, replies):
     """The child: measures each genotype line of `requests`, one JSON line to `replies` each."""
     if spec["intra_op_threads"]:
         tf.config.threading.set_intra_op_parallelism_threads(spec["intra_op_threads"])
-    meter = _meter_here(spec["network"], spec["meter"])
+    meter = _meter_here(base.get(spec["space"]), spec["network"], spec["meter"])
     for line in requests:
-        measurement = meter.measure(genotypes.from_json(line, "proxyless"))
+        measurement = meter.measure(genotypes.from_json(line, spec["space"]))
         replies.write(json.dumps(measurement.as_dict()) + "\n")
         replies.flush()
 

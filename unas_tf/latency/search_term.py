@@ -38,8 +38,8 @@ RULES = {
 }
 
 
-def validate(config):
-    """Checks the `latency` section of a search in a space that measures latency.
+def validate(config, space):
+    """Checks the `latency` section of a search in `space`, a space that measures latency.
 
     Raises:
       ValueError: a missing section or an impossible value; the message names the key.
@@ -69,7 +69,7 @@ def validate(config):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
-    measuring_process.search_meter(config, num_classes=1)  # names a bad meter setting
+    measuring_process.search_meter(config, space, num_classes=1)  # names a bad meter setting
 
 
 class SearchLatency:
@@ -77,7 +77,8 @@ class SearchLatency:
 
     Args:
       config: the search config (its `latency` section is checked by `validate`).
-      space: the `SearchSpace`, which turns sampled indices into genotypes.
+      space: the `SearchSpace`: it builds the timed networks, gives g's features and random
+        architectures, and turns sampled indices into genotypes.
       workdir: the run's directory; the measurements live in WORKDIR/latency_measurements.json.
       writes: whether this process writes the record (the chief).
       num_classes: the data set's classes, for the timed networks' heads.
@@ -86,14 +87,14 @@ class SearchLatency:
     def __init__(self, config, space, workdir, writes, num_classes):
         self.config = config
         self.space = space
-        meter = measuring_process.search_meter(config, num_classes)
+        meter = measuring_process.search_meter(config, space, num_classes)
         self.record = _Record(meter, os.path.join(workdir, FILE), writes)
         self.objective = self.fit = None
 
     def build_objective(self):
         """Fits g and builds the `LatencyObjective` when the term has a weight; returns it."""
         if self.config.latency.weight > 0:
-            surrogate, self.fit = _fit_surrogate(self.config, self.record)
+            surrogate, self.fit = _fit_surrogate(self.config, self.space, self.record)
             self.objective = latency_objective.LatencyObjective(
                 surrogate,
                 self.config.latency.target_ms,
@@ -185,14 +186,14 @@ class _Record:
         run_directory.write_json_atomically(self.path, {"measurements": entries})
 
 
-def _fit_surrogate(config, record):
+def _fit_surrogate(config, space, record):
     """Measures the surrogate's random architectures (unless saved) and fits g.
 
     Returns:
       (`LatencySurrogate`, `SurrogateFit`).
     """
     latency = config.latency
-    surrogate = latency_surrogate.LatencySurrogate(record.meter)
+    surrogate = latency_surrogate.LatencySurrogate(space, record.meter)
     before = record.meter.num_measured
     start = time.perf_counter()
     surrogate.measure_random(latency.surrogate_architectures, seed=config.seed)

@@ -1,10 +1,11 @@
 """The linear latency surrogate g of UNAS Sec. 5: per-layer, per-op latencies fit to measurements.
 
-g(z) = sum_ij l_ij z_ij + b over the one-hot layer choices z of the ProxylessNAS space, fit by
-ridge regression to the measured latencies of random architectures before the search (10k in
-the paper; a small number on CPU), and optionally refit with the architectures the search
-measures. It is RELAX's control variate for the latency term (UNAS Eq. 5); the held-out MAE and
-R^2 say how much of the latency a linear model explains on this device.
+g(z) = sum_ij l_ij z_ij + b over the one-hot choices z of a space (its `latency_features`; for
+ProxylessNAS, one op per layer), fit by ridge regression to the measured latencies of random
+architectures before the search (10k in the paper; a small number on CPU), and optionally refit
+with the architectures the search measures. It is RELAX's control variate for the latency term
+(UNAS Eq. 5); the held-out MAE and R^2 say how much of the latency a linear model explains on
+this device.
 """
 
 import time
@@ -13,7 +14,6 @@ import numpy as np
 from absl import logging
 
 from unas_tf.estimators import linear_surrogate
-from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 # Defaults of `LatencySurrogate.fit`.
 DEFAULT_L2 = 1e-3
@@ -23,10 +23,12 @@ _PROGRESS_EVERY = 25
 
 
 class LatencySurrogate:
-    """Measured ProxylessNAS-space latencies and the linear surrogate fit to them.
+    """Measured latencies of a space's architectures and the linear surrogate fit to them.
 
     Args:
-      meter: a `measure.LatencyMeter` for ProxylessNAS genotypes; None if every point is
+      space: the `SearchSpace`; its `latency_features` are what g weighs, and its
+        `random_latency_genotype` draws the random architectures.
+      meter: a `measure.LatencyMeter` for the space's genotypes; None if every point is
         added with its latency.
 
     Attributes:
@@ -35,16 +37,18 @@ class LatencySurrogate:
       latencies_ms: their latencies.
     """
 
-    def __init__(self, meter=None):
+    def __init__(self, space, meter=None):
+        self.space = space
         self.meter = meter
         self.linear = linear_surrogate.LinearSurrogate(
-            proxyless_genotype.proxyless_choice_shapes(), name="latency_surrogate"
+            space.latency_feature_shapes(), name="latency_surrogate"
         )
         self.genotypes = []
         self.latencies_ms = []
+        self._features = []
 
     def __call__(self, samples):
-        """g for each sample: [S] milliseconds for {"layers": [S, 21, 7]} (one-hot or relaxed)."""
+        """g for each sample: [S] milliseconds for {group: [S, ...]} (one-hot or relaxed)."""
         return self.linear(samples)
 
     def add(self, genotype, latency_ms=None):
@@ -52,12 +56,11 @@ class LatencySurrogate:
 
         Returns:
           The latency in milliseconds.
+
+        Raises:
+          ValueError: `genotype` is not of the space, or the latency is missing or not positive.
         """
-        if not isinstance(genotype, proxyless_genotype.ProxylessGenotype):
-            raise ValueError(
-                "Invalid value received for argument `genotype`. Expected a ProxylessGenotype. "
-                f"Received: genotype={genotype!r}"
-            )
+        features = self.space.latency_features(genotype)
         if latency_ms is None:
             if self.meter is None:
                 raise ValueError(
@@ -72,13 +75,14 @@ class LatencySurrogate:
             )
         self.genotypes.append(genotype)
         self.latencies_ms.append(float(latency_ms))
+        self._features.append(features)
         return float(latency_ms)
 
     def measure_random(self, num_architectures, seed=0):
         """Measures `num_architectures` uniformly random architectures and adds them.
 
-        Architecture i is `proxyless_genotype.random_proxyless([seed, i])`, so runs with the same
-        seed measure the same architectures.
+        Architecture i is `space.random_latency_genotype([seed, i])`, so runs with the same seed
+        measure the same architectures.
         """
         if (
             isinstance(num_architectures, bool)
@@ -91,7 +95,7 @@ class LatencySurrogate:
             )
         start = time.perf_counter()
         for i in range(num_architectures):
-            self.add(proxyless_genotype.random_proxyless([seed, i]))
+            self.add(self.space.random_latency_genotype([seed, i]))
             if (i + 1) % _PROGRESS_EVERY == 0 and i + 1 < num_architectures:
                 logging.info(
                     "Latency surrogate: %d/%d random architectures measured (%.0f s)",
@@ -101,11 +105,10 @@ class LatencySurrogate:
                 )
 
     def samples(self):
-        """Returns the data points as {"layers": one-hot float32 [N, 21, 7]}."""
+        """Returns the data points' features as {group: one-hot float32 [N, ...]}."""
         return {
-            "layers": np.stack(
-                [proxyless_genotype.proxyless_to_one_hot(g)["layers"] for g in self.genotypes]
-            )
+            key: np.stack([features[key] for features in self._features])
+            for key in self.space.latency_feature_shapes()
         }
 
     def fit(self, l2=DEFAULT_L2, holdout_fraction=DEFAULT_HOLDOUT_FRACTION, seed=0):

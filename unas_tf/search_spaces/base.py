@@ -29,7 +29,8 @@ class SearchSpace(abc.ABC):
 
     name: ClassVar[str]
     networks: ClassVar[tuple[str, ...]]
-    # Whether searches in this space may add the measured-latency term (`config.latency`).
+    # Whether searches in this space may add the measured-latency term (`config.latency`); such a
+    # space implements the optional "measured latency" methods below.
     measures_latency: ClassVar[bool] = False
     # {key: config_checks.Rule} of the search-config and eval-config keys the space reads;
     # `validate_search` and `validate_network` check them (subclasses add cross-key checks).
@@ -83,6 +84,56 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def describe(self, genotype):
         """Lines that show `genotype` to a user after a search."""
+
+    # --- measured latency (optional; spaces with `measures_latency`) ---------------------------
+
+    def latency_network_settings(self, config, num_classes, image_size):
+        """JSON-ready settings of the child networks a search of `config` times.
+
+        JSON so that a measuring child process (`latency.measuring_process`), which finds this
+        space by name, builds the very networks this process would.
+
+        Args:
+          config: the search config.
+          num_classes: the data set's classes, for the networks' heads.
+          image_size: the side of the timed images (the deployment resolution).
+
+        Raises:
+          ValueError: this space does not measure latency.
+        """
+        del config, num_classes, image_size
+        raise ValueError(f"latency is not measured in the {self.name} space")
+
+    def latency_network(self, genotype, settings):
+        """The plain Keras child network of `genotype` whose inference the latency term times.
+
+        Args:
+          genotype: a genotype of this space.
+          settings: what `latency_network_settings` returned.
+        """
+        del genotype, settings
+        raise ValueError(f"latency is not measured in the {self.name} space")
+
+    def latency_feature_shapes(self):
+        """{group: shape [..., K]} of `latency_features`: the choices the linear latency
+        surrogate weighs, as the search's architecture samples hold them."""
+        raise ValueError(f"latency is not measured in the {self.name} space")
+
+    def latency_features(self, genotype):
+        """{group: one-hot float32 [..., K]} of `genotype`'s choices, which the linear latency
+        surrogate fits (UNAS Sec. 5).
+
+        Raises:
+          ValueError: `genotype` is not of this space, or this space does not measure latency.
+        """
+        del genotype
+        raise ValueError(f"latency is not measured in the {self.name} space")
+
+    def random_latency_genotype(self, seed):
+        """A uniformly random genotype from `seed` (same seed, same genotype): the random
+        architectures the latency surrogate is fit on before a search."""
+        del seed
+        raise ValueError(f"latency is not measured in the {self.name} space")
 
     # --- genotype files -----------------------------------------------------------------------
 

@@ -72,6 +72,31 @@ class ProxylessSpace(base.SearchSpace):
     def random_genotype(self, seed, config):
         return proxyless_genotype.random_proxyless(seed)
 
+    def latency_network_settings(self, config, num_classes, image_size):
+        return {
+            "num_classes": num_classes,
+            "width_multiplier": config.width_multiplier,
+            "image_size": image_size,
+        }
+
+    def latency_network(self, genotype, settings):
+        """The child network `proxyless_networks.proxyless_network(genotype, **settings)`."""
+        return proxyless_networks.proxyless_network(genotype, **settings)
+
+    def latency_feature_shapes(self):
+        return proxyless_genotype.proxyless_choice_shapes()
+
+    def latency_features(self, genotype):
+        if not isinstance(genotype, proxyless_genotype.ProxylessGenotype):
+            raise ValueError(
+                "Invalid value received for argument `genotype`. Expected a ProxylessGenotype. "
+                f"Received: genotype={genotype!r}"
+            )
+        return proxyless_genotype.proxyless_to_one_hot(genotype)
+
+    def random_latency_genotype(self, seed):
+        return proxyless_genotype.random_proxyless(seed)
+
     def build_network(self, genotype, config):
         return proxyless_networks.proxyless_network(
             genotype,

@@ -44,8 +44,8 @@ class ChainSupernet(keras.layers.Layer):
         ]
         self.head = keras.layers.Dense(num_classes)
 
-    def call(self, images, sample, training=False, **unused):
-        del training, unused
+    def call(self, images, sample, training=False, skip_inactive=True, one_hot=False):
+        del training, skip_inactive, one_hot  # no batch statistics; every candidate is computed
         hidden = self.stem(keras.ops.reshape(images, [keras.ops.shape(images)[0], -1]))
         weights = sample["layers"]  # [S, layers, 2], S = 1 or the batch
         for layer, candidate in enumerate(self.candidates):

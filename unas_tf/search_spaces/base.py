@@ -58,7 +58,22 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def build_supernet(self, config, num_classes):
-        """The supernet layer: `supernet(images, samples, training=...)` -> logits."""
+        """The supernet: a Keras layer whose call the search step makes as
+
+            supernet(images, sample, training=False, skip_inactive=True, one_hot=False) -> logits
+
+        Call arguments:
+          images: a batch [B, H, W, C].
+          sample: {group: [S, ..., K]} choice weights of the distribution's groups, S = 1 (one
+            architecture for the batch) or B (one per example); one-hot or relaxed.
+          training: the weights' training mode (batch statistics, dropout).
+          skip_inactive: candidates whose weight is (near) zero in every sample may be left out
+            (the DARTS supernet skips weights of at most 0.05, as the paper's code); False runs
+            every candidate without control flow, the form the step differentiates.
+          one_hot: the caller's promise that `sample` is one-hot, so that each selected
+            candidate may run alone. Both are hints a supernet may ignore (the toy space of
+            tests/search_space_test.py runs every candidate).
+        """
 
     @abc.abstractmethod
     def genotype_from_indices(self, indices, ops):

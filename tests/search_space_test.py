@@ -116,8 +116,8 @@ def test_a_genotype_of_a_registered_space_round_trips_through_json(chain_space, 
         genotypes.load(tmp_path / "chain.json", expected_space="darts")
 
 
-# In the fast tier: the one end-to-end search, retraining and export it runs (a few seconds).
-def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_space, tmp_path):
+def chain_search_config(**overrides):
+    """The digits search preset on the toy space: 8x8 images, 2 epochs (1 of warm-up)."""
     search = search_digits.get_config()
     search.update(
         dict(
@@ -131,6 +131,13 @@ def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_spac
             log_every=1,
         )
     )
+    search.update(overrides)
+    return search
+
+
+# In the fast tier: the one end-to-end search, retraining and export it runs (a few seconds).
+def test_a_space_defined_in_a_test_is_searched_retrained_and_exported(chain_space, tmp_path):
+    search = chain_search_config()
     found = search_run.run_search(search, tmp_path / "search")
     assert isinstance(found, ChainGenotype) and len(found.layers) == CHAIN_LAYERS
     saved = json.loads((tmp_path / "search" / "genotype.json").read_text())

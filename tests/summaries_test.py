@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 from tensorboard.util import tensor_util
 
-from configs.search import digits as search_digits
 from tests import search_space_test
 from unas_tf import genotypes, search_run, summaries
 from unas_tf.search_spaces import base
@@ -86,19 +85,7 @@ def chain_space():
 
 
 def test_a_search_writes_its_config_at_the_start_and_its_genotype_each_epoch(chain_space, tmp_path):
-    config = search_digits.get_config()
-    config.update(
-        dict(
-            space="toy_chain",
-            image_size=8,
-            batch_size=8,
-            epochs=2,
-            warmup_epochs=1,
-            steps_per_epoch=2,
-            eval_batches=1,
-            log_every=2,
-        )
-    )
+    config = search_space_test.chain_search_config(steps_per_epoch=2, log_every=2)
     found = search_run.run_search(config, tmp_path)
     texts = {}
     for event in summaries.read_events(tmp_path / "tensorboard"):

@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from configs.search import proxyless_digits  # noqa: E402
 from unas_tf import genotypes  # noqa: E402
 from unas_tf.latency import measure, surrogate  # noqa: E402
 from unas_tf.search_spaces import base  # noqa: E402
@@ -92,7 +93,9 @@ def main(argv):
             clock=_CLOCK.value,
         )
 
-    latency = surrogate.LatencySurrogate(space, meter())
+    # The space's choices, which a ProxylessNAS search has whatever its other settings.
+    search_config = proxyless_digits.get_config()
+    latency = surrogate.LatencySurrogate(space, search_config, meter())
     start = time.perf_counter()
     latency.measure_random(_NUM_ARCHITECTURES.value, seed=_SEED.value)
     elapsed = time.perf_counter() - start

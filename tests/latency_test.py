@@ -120,7 +120,7 @@ def _random_points(num, seed):
 def test_surrogate_recovers_a_linear_latency():
     rng = np.random.default_rng(0)
     table = rng.uniform(0.1, 1.0, size=(21, 7))
-    latency = surrogate.LatencySurrogate(SPACE)
+    latency = surrogate.LatencySurrogate(SPACE, _search_config())
     for genotype in _random_points(300, 1):
         one_hot = proxyless_genotype.proxyless_to_one_hot(genotype)["layers"]
         latency.add(genotype, 2.0 + float(np.sum(table * one_hot)))
@@ -146,7 +146,7 @@ def _one_hot(genotype):
 
 
 def test_refit_with_extra_points_uses_them():
-    latency = surrogate.LatencySurrogate(SPACE)
+    latency = surrogate.LatencySurrogate(SPACE, _search_config())
     for genotype in _random_points(40, 3):
         latency.add(_with_layer_2(genotype, 1), 5.0)
     latency.fit(holdout_fraction=0.0)
@@ -168,7 +168,7 @@ def test_surrogate_measures_random_architectures_with_its_meter():
         width_multiplier=WIDTH,
         image_size=SIZE,
     )
-    latency = surrogate.LatencySurrogate(SPACE, _meter(build, repeats=3))
+    latency = surrogate.LatencySurrogate(SPACE, _search_config(), _meter(build, repeats=3))
     latency.measure_random(4, seed=5)
     assert len(latency.genotypes) == len(latency.latencies_ms) == 4
     assert all(value > 0 for value in latency.latencies_ms)
@@ -178,7 +178,7 @@ def test_surrogate_measures_random_architectures_with_its_meter():
 
 
 def test_surrogate_rejects_bad_points():
-    latency = surrogate.LatencySurrogate(SPACE)
+    latency = surrogate.LatencySurrogate(SPACE, _search_config())
     with pytest.raises(ValueError, match="no measured architectures"):
         latency.fit()
     with pytest.raises(ValueError, match="`latency_ms`"):

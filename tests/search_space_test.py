@@ -57,17 +57,14 @@ class ChainSpace(base.SearchSpace):
     name = ChainGenotype.space
     networks = ("toy_chain",)
 
-    def ops(self, config):
-        return CHAIN_OPS
-
     def choice_shapes(self, config):
         return {"layers": (CHAIN_LAYERS, len(CHAIN_OPS))}
 
     def build_supernet(self, config, num_classes):
         return ChainSupernet(num_classes)
 
-    def genotype_from_indices(self, indices, ops):
-        return ChainGenotype(ops=tuple(ops), layers=tuple(int(i) for i in indices["layers"]))
+    def genotype_from_indices(self, indices, config):
+        return ChainGenotype(ops=CHAIN_OPS, layers=tuple(int(i) for i in indices["layers"]))
 
     def describe(self, genotype):
         return ["  chain: " + ", ".join(genotype.ops[op] for op in genotype.layers)]

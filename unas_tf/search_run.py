@@ -242,7 +242,6 @@ class SearchTask(runs.Task):
         self.search_start = config.warmup_epochs * steps_per_epoch  # the first step of phi
         self.search_steps = self.total_steps - self.search_start
         self.space = search_space_base.of_config(config)
-        self.ops = self.space.ops(config)
         self.genotype_path = os.path.join(run.workdir, GENOTYPE_FILE)
         self.latency = None
         if self.space.measures_latency:
@@ -390,7 +389,7 @@ class SearchTask(runs.Task):
     def _argmax_genotype(self):
         mode = distributions.mode(self.trainer.logits())
         indices = {key: value.numpy() for key, value in mode.items()}
-        return self.space.genotype_from_indices(indices, self.ops)
+        return self.space.genotype_from_indices(indices, self.config)
 
     def _evaluate_argmax(self, num_batches):
         """Mean loss and accuracy of the argmax architecture over `num_batches` batches."""

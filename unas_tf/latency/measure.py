@@ -161,17 +161,17 @@ class LatencyMeter:
         """Measures the architecture of one one-hot sample of a search.
 
         Args:
-          sample: {group: one-hot [(1,) ..., K]}, shaped as `space.latency_feature_shapes()`
+          sample: {group: one-hot [(1,) ..., K]}, shaped as `space.choice_shapes(config)`
             with an optional leading axis of one sample.
           space: the `SearchSpace` whose genotype the sample's choices make.
-          config: the search config, for the space's ops.
+          config: the search config, for the space's choices.
         """
-        shapes = space.latency_feature_shapes()
+        shapes = space.choice_shapes(config)
         indices = {
             key: tf.reshape(tf.argmax(value, axis=-1), shapes[key][:-1]).numpy()
             for key, value in sample.items()
         }
-        return self.measure(space.genotype_from_indices(indices, space.ops(config)))
+        return self.measure(space.genotype_from_indices(indices, config))
 
     def cached(self, genotype):
         """Returns the cached `Measurement` of `genotype`, or None."""

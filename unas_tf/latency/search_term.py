@@ -193,7 +193,7 @@ def _fit_surrogate(config, space, record):
       (`LatencySurrogate`, `SurrogateFit`).
     """
     latency = config.latency
-    surrogate = latency_surrogate.LatencySurrogate(space, record.meter)
+    surrogate = latency_surrogate.LatencySurrogate(space, config, record.meter)
     before = record.meter.num_measured
     start = time.perf_counter()
     surrogate.measure_random(latency.surrogate_architectures, seed=config.seed)
@@ -222,9 +222,7 @@ def step_inputs(objective, search_trainer, space, meter, config, step, search_st
         key: tf.argmax(value[0], axis=-1, output_type=tf.int32) for key, value in sample.items()
     }
     latency_ms = meter.measure(
-        space.genotype_from_indices(
-            {key: value.numpy() for key, value in indices.items()}, space.ops(config)
-        )
+        space.genotype_from_indices({key: value.numpy() for key, value in indices.items()}, config)
     ).median_ms
     weight = latency_objective.annealed_weight(
         step, search_start, search_steps, config.latency.weight

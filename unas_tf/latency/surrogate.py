@@ -27,7 +27,8 @@ class LatencySurrogate:
 
     Args:
       space: the `SearchSpace`; its `latency_features` are what g weighs, and its
-        `random_latency_genotype` draws the random architectures.
+        `random_search_genotype` draws the random architectures.
+      config: the search config, whose choices (`space.choice_shapes`) g weighs.
       meter: a `measure.LatencyMeter` for the space's genotypes; None if every point is
         added with its latency.
 
@@ -37,11 +38,12 @@ class LatencySurrogate:
       latencies_ms: their latencies.
     """
 
-    def __init__(self, space, meter=None):
+    def __init__(self, space, config, meter=None):
         self.space = space
+        self.config = config
         self.meter = meter
         self.linear = linear_surrogate.LinearSurrogate(
-            space.latency_feature_shapes(), name="latency_surrogate"
+            space.choice_shapes(config), name="latency_surrogate"
         )
         self.genotypes = []
         self.latencies_ms = []
@@ -81,8 +83,8 @@ class LatencySurrogate:
     def measure_random(self, num_architectures, seed=0):
         """Measures `num_architectures` uniformly random architectures and adds them.
 
-        Architecture i is `space.random_latency_genotype([seed, i])`, so runs with the same seed
-        measure the same architectures.
+        Architecture i is `space.random_search_genotype([seed, i], config)`, so runs with the
+        same seed measure the same architectures.
         """
         if (
             isinstance(num_architectures, bool)
@@ -95,7 +97,7 @@ class LatencySurrogate:
             )
         start = time.perf_counter()
         for i in range(num_architectures):
-            self.add(self.space.random_latency_genotype([seed, i]))
+            self.add(self.space.random_search_genotype([seed, i], self.config))
             if (i + 1) % _PROGRESS_EVERY == 0 and i + 1 < num_architectures:
                 logging.info(
                     "Latency surrogate: %d/%d random architectures measured (%.0f s)",
@@ -108,7 +110,7 @@ class LatencySurrogate:
         """Returns the data points' features as {group: one-hot float32 [N, ...]}."""
         return {
             key: np.stack([features[key] for features in self._features])
-            for key in self.space.latency_feature_shapes()
+            for key in self.space.choice_shapes(self.config)
         }
 
     def fit(self, l2=DEFAULT_L2, holdout_fraction=DEFAULT_HOLDOUT_FRACTION, seed=0):

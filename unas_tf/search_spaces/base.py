@@ -44,10 +44,6 @@ class SearchSpace(abc.ABC):
         config_checks.check(config, self.search_rules)
 
     @abc.abstractmethod
-    def ops(self, config):
-        """The op names a search of `config` chooses from (their order fixes op indices)."""
-
-    @abc.abstractmethod
     def choice_shapes(self, config):
         """{group: shape [..., K]} of the architecture distribution's categoricals."""
 
@@ -76,8 +72,9 @@ class SearchSpace(abc.ABC):
         """
 
     @abc.abstractmethod
-    def genotype_from_indices(self, indices, ops):
-        """The genotype of one chosen index per selector ({group: int array [...]})."""
+    def genotype_from_indices(self, indices, config):
+        """The genotype of one chosen index per selector ({group: int array [...]}) of a search
+        of `config`."""
 
     def architecture_penalty(self, samples, weight):
         """A per-sample penalty the architecture loss adds, or None (the default) for none.
@@ -129,14 +126,9 @@ class SearchSpace(abc.ABC):
         del genotype, settings
         raise ValueError(f"latency is not measured in the {self.name} space")
 
-    def latency_feature_shapes(self):
-        """{group: shape [..., K]} of `latency_features`: the choices the linear latency
-        surrogate weighs, as the search's architecture samples hold them."""
-        raise ValueError(f"latency is not measured in the {self.name} space")
-
     def latency_features(self, genotype):
-        """{group: one-hot float32 [..., K]} of `genotype`'s choices, which the linear latency
-        surrogate fits (UNAS Sec. 5).
+        """{group: one-hot float32 [..., K]} of `genotype`'s choices, shaped as
+        `choice_shapes(config)`: what the linear latency surrogate fits (UNAS Sec. 5).
 
         Raises:
           ValueError: `genotype` is not of this space, or this space does not measure latency.
@@ -144,10 +136,11 @@ class SearchSpace(abc.ABC):
         del genotype
         raise ValueError(f"latency is not measured in the {self.name} space")
 
-    def random_latency_genotype(self, seed):
-        """A uniformly random genotype from `seed` (same seed, same genotype): the random
-        architectures the latency surrogate is fit on before a search."""
-        del seed
+    def random_search_genotype(self, seed, config):
+        """A uniformly random genotype of the choices a search of `config` has, from `seed`
+        (same seed, same genotype): the random architectures the latency surrogate is fit on
+        before a search."""
+        del seed, config
         raise ValueError(f"latency is not measured in the {self.name} space")
 
     # --- genotype files -----------------------------------------------------------------------

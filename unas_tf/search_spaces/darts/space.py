@@ -48,6 +48,7 @@ class DartsSpace(base.SearchSpace):
     }
 
     def ops(self, config):
+        """The op names a search of `config` chooses from (their order fixes op indices)."""
         return darts_genotype.DARTS_OPS[: config.num_ops]
 
     def choice_shapes(self, config):
@@ -58,8 +59,8 @@ class DartsSpace(base.SearchSpace):
             num_classes, config.init_channels, config.layers, self.ops(config), stem=config.stem
         )
 
-    def genotype_from_indices(self, indices, ops):
-        return darts_genotype.darts_from_indices(indices, ops)
+    def genotype_from_indices(self, indices, config):
+        return darts_genotype.darts_from_indices(indices, self.ops(config))
 
     def architecture_penalty(self, samples, weight):
         """The repeated (input, op) pairs of the factorized cells (UNAS App. A.2)."""

@@ -32,9 +32,6 @@ class ProxylessSpace(base.SearchSpace):
         "dropout_rate": config_checks.with_meaning(config_checks.FRACTION, "(a probability)"),
     }
 
-    def ops(self, config):
-        return proxyless_genotype.PROXYLESS_OPS
-
     def choice_shapes(self, config):
         return proxyless_genotype.proxyless_choice_shapes()
 
@@ -50,7 +47,7 @@ class ProxylessSpace(base.SearchSpace):
             zero_init_residual=config.zero_init_residual,
         )
 
-    def genotype_from_indices(self, indices, ops):
+    def genotype_from_indices(self, indices, config):
         return proxyless_genotype.proxyless_from_indices(indices)
 
     def epoch_summaries(self, logits, genotype):
@@ -83,9 +80,6 @@ class ProxylessSpace(base.SearchSpace):
         """The child network `proxyless_networks.proxyless_network(genotype, **settings)`."""
         return proxyless_networks.proxyless_network(genotype, **settings)
 
-    def latency_feature_shapes(self):
-        return proxyless_genotype.proxyless_choice_shapes()
-
     def latency_features(self, genotype):
         if not isinstance(genotype, proxyless_genotype.ProxylessGenotype):
             raise ValueError(
@@ -94,7 +88,7 @@ class ProxylessSpace(base.SearchSpace):
             )
         return proxyless_genotype.proxyless_to_one_hot(genotype)
 
-    def random_latency_genotype(self, seed):
+    def random_search_genotype(self, seed, config):
         return proxyless_genotype.random_proxyless(seed)
 
     def build_network(self, genotype, config):

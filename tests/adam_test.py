@@ -95,7 +95,7 @@ def test_mirrored_update_equals_one_device():
 
 
 def test_checkpoint_of_keras_adam_restores(tmp_path):
-    # Runs checkpointed with Keras's Adam resume with this one: same variables, same names.
+    # Keras's Adam's checkpoints restore into this one: same variables, same names.
     start, gradients = _problem()
     variables = [tf.Variable(w, dtype=tf.float32) for w in start]
     before = keras.optimizers.Adam(0.01)
@@ -104,10 +104,33 @@ def test_checkpoint_of_keras_adam_restores(tmp_path):
     path = tf.train.Checkpoint(optimizer=before).write(str(tmp_path / "ckpt"))
     after = adam.Adam(0.01)
     after.build(variables)
-    tf.train.Checkpoint(optimizer=after).read(path).assert_consumed()
+    tf.train.Checkpoint(optimizer=after).read(path).assert_nontrivial_match()
     assert int(after.iterations.numpy()) == 1
-    for restored, saved in zip(after.variables, before.variables, strict=True):
-        np.testing.assert_array_equal(restored.numpy(), saved.numpy())
+    *restored, moments_start = after.variables
+    for variable, saved in zip(restored, before.variables, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), saved.numpy())
+    # Only the reset counter, which Keras's Adam lacks, is new: never reset.
+    assert (moments_start.name, int(moments_start.numpy())) == ("moments_start", 0)
+
+
+def test_reset_moments_is_a_fresh_adam_on_the_same_schedule():
+    start, gradients = _problem()
+    schedule = keras.optimizers.schedules.CosineDecay(0.01, STEPS, alpha=0.1)
+    rates = [float(schedule(step)) for step in range(STEPS)]
+    optimizer = adam.Adam(schedule)
+    variables = [tf.Variable(w, dtype=tf.float32) for w in start]
+    optimizer.build(variables)
+    for step_gradients in gradients[:2]:
+        optimizer.apply([tf.constant(g, tf.float32) for g in step_gradients], variables)
+    middle = [w.numpy() for w in variables]
+    optimizer.reset_moments()
+    for step_gradients in gradients[2:]:
+        optimizer.apply([tf.constant(g, tf.float32) for g in step_gradients], variables)
+    # From the reset on, PyTorch's Adam started afresh at `middle`, on the schedule's rates 2, 3.
+    for index, w in enumerate(variables):
+        want = _pytorch_adam(middle[index], [g[index] for g in gradients[2:]], rates[2:])
+        np.testing.assert_allclose(w.numpy(), want, rtol=1e-5, atol=1e-6)
+    assert int(optimizer.iterations.numpy()) == STEPS
 
 
 def test_amsgrad_is_refused():

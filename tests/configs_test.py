@@ -104,9 +104,10 @@ def test_eval_preset_has_valid_training_keys(preset):
 @pytest.mark.parametrize(
     ("preset", "expected"),
     [
-        # UNAS App. B.1: CIFAR-10 and CIFAR-100 differ only in their drop-path rate.
-        ("configs/eval/cifar10.py", ("cifar10", 128, 600, 0.05, 3e-4, 0.2, 16, 0.0, 0)),
-        ("configs/eval/cifar100.py", ("cifar100", 128, 600, 0.05, 3e-4, 0.3, 16, 0.0, 0)),
+        # UNAS App. B.1: CIFAR-10 and CIFAR-100 differ only in their drop-path rate; 30
+        # warm-up epochs as the released commands.sh.
+        ("configs/eval/cifar10.py", ("cifar10", 128, 600, 0.05, 3e-4, 0.2, 16, 0.0, 30)),
+        ("configs/eval/cifar100.py", ("cifar100", 128, 600, 0.05, 3e-4, 0.3, 16, 0.0, 30)),
         # App. B.2: lr 0.1 per 128 images, 5 warm-up epochs (label smoothing 0.1: DARTS's).
         ("configs/eval/imagenet.py", ("imagenet2012", 128, 250, 0.1, 3e-5, 0.0, 0, 0.1, 5)),
     ],
@@ -278,3 +279,37 @@ def test_study_preset_is_valid_and_gives_its_command(preset):
     assert (config.search.epochs, config.seeds) == (20, (0, 1))
     study_trial.validate(config)  # the grid, and every trial's search and retraining config
     assert "python -m launch.study" in (ROOT / preset).read_text()
+
+
+@pytest.mark.parametrize(
+    ("preset", "soften_eps"),
+    [
+        # The released code: --gsm_soften_eps 0.08 for ImageNet (commands.sh) and as the
+        # ProxylessNAS search's default; 0 for the CIFAR searches.
+        ("configs/search/cifar10.py", 0.0),
+        ("configs/search/digits.py", 0.0),
+        ("configs/search/imagenet.py", 0.08),
+        ("configs/search/proxyless_imagenet.py", 0.08),
+        ("configs/search/proxyless_digits.py", 0.08),
+    ],
+)
+def test_search_presets_take_the_released_codes_defaults(preset, soften_eps):
+    config = _parse(preset)
+    assert config.gsm_soften_eps == soften_eps
+    assert config.baseline_momentum == 0.1  # util/utils.py: 0.1 old + 0.9 new
+    assert config.reset_weight_optimizer_after_warmup  # a new Adam after the warm-up
+
+
+def test_the_imagenet_search_is_as_wide_as_the_released_network():
+    # darts/model_search.py: the ImageNet stem makes 3 * 16 = 48 channels, cells start there.
+    config = _parse("configs/search/imagenet.py")
+    assert (config.init_channels, config.stem, config.layers, config.num_ops) == (
+        48,
+        "imagenet",
+        14,
+        5,
+    )
+
+
+def test_proxyless_retraining_smooths_labels_as_the_released_code():
+    assert _parse("configs/eval/proxyless_imagenet.py").label_smoothing == 0.1

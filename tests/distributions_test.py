@@ -107,3 +107,39 @@ def test_masked_choices_are_never_sampled_nor_the_mode_and_carry_no_probability(
     assert float(probabilities[0]) < 1e-6  # a masked choice
     with pytest.raises(ValueError, match="masks for \\['other'\\]"):
         distributions.ArchitectureDistribution({"layers": (2, 3)}, {"other": mask})
+
+
+def _probabilities(dist, group):
+    return tf.nn.softmax(dist.sampling_logits()[group]).numpy()
+
+
+def test_softening_is_the_released_codes_and_bounds_every_choice():
+    eps, k = 0.08, 7
+    dist = distributions.ArchitectureDistribution({"ops": (2, k)}, soften_eps=eps)
+    phi = np.array([[40.0, 0, 0, 0, 0, 0, 0], [1.0, 2.0, 3.0, 0, 0, 0, 0]], np.float32)
+    dist.logits["ops"].assign(phi)
+    p = np.exp(phi) / np.exp(phi).sum(-1, keepdims=True)
+    np.testing.assert_allclose(
+        _probabilities(dist, "ops"), (p + eps) / (1 + k * eps), rtol=1e-5
+    )  # released darts/alphas.py: logits log(softmax(alpha) + eps)
+    probabilities = _probabilities(dist, "ops")
+    assert probabilities.max() <= (1 + eps) / (1 + k * eps) + 1e-6  # 0.69, not ~1
+    assert probabilities.min() >= eps / (1 + k * eps) - 1e-6
+    np.testing.assert_array_equal(dist.mode()["ops"], [0, 2])  # the argmax is phi's
+    with tf.GradientTape() as tape:
+        log_p = dist.log_prob({"ops": np.eye(k, dtype=np.float32)[[[0, 1]]]})
+    assert np.abs(tape.gradient(log_p, dist.logits["ops"]).numpy()).sum() > 0
+
+
+def test_softening_keeps_masked_choices_out():
+    mask = np.array([[True, False, True]])
+    dist = distributions.ArchitectureDistribution(
+        {"layers": (1, 3)}, {"layers": mask}, soften_eps=0.08
+    )
+    dist.logits["layers"].assign([[0.0, 5.0, 3.0]])
+    probabilities = _probabilities(dist, "layers")
+    assert probabilities[0, 1] < 1e-6
+    p = np.exp([0.0, 3.0]) / np.exp([0.0, 3.0]).sum()
+    np.testing.assert_allclose(probabilities[0, [0, 2]], (p + 0.08) / (1 + 2 * 0.08), rtol=1e-5)
+    with pytest.raises(ValueError, match="`soften_eps`"):
+        distributions.ArchitectureDistribution({"layers": (1, 3)}, soften_eps=-0.1)

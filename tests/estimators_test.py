@@ -2,6 +2,7 @@
 
 import math
 
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -164,12 +165,20 @@ class RelaxedLossFnTest(parameterized.TestCase):
 
 
 class ReinforceBaselineTest(parameterized.TestCase):
-    def test_moving_average_starts_at_first_loss_then_blends(self):
-        reinforce = estimators.create("reinforce", baseline="ema", momentum=0.9)
+    def test_moving_average_is_the_released_codes(self):
+        # util/utils.py ExpMovingAvgrageMeter(momentum=0.9): avg = 0.1 avg + 0.9 val, from 0.
+        reinforce = estimators.create("reinforce", baseline="ema")
+        np.testing.assert_allclose(reinforce.baseline, 0.0)
         reinforce.update(2.0)
-        np.testing.assert_allclose(reinforce.baseline, 2.0)
+        np.testing.assert_allclose(reinforce.baseline, 1.8)
         reinforce.update(4.0)
-        np.testing.assert_allclose(reinforce.baseline, 0.9 * 2.0 + 0.1 * 4.0)
+        np.testing.assert_allclose(reinforce.baseline, 0.1 * 1.8 + 0.9 * 4.0)
+
+    def test_momentum_is_the_previous_averages_weight(self):
+        reinforce = estimators.create("reinforce", baseline="ema", momentum=0.75)
+        reinforce.update(2.0)
+        reinforce.update(4.0)
+        np.testing.assert_allclose(reinforce.baseline, 0.75 * (0.25 * 2.0) + 0.25 * 4.0)
 
     def test_constant_baseline_is_subtracted(self):
         reinforce = estimators.create("reinforce", baseline=1.5)
@@ -255,21 +264,33 @@ def test_known_names():
         estimators.create("reinforce", momentum=1.0)
 
 
+def _search_config(estimator, **overrides):
+    return ml_collections.ConfigDict(
+        {"estimator": estimator, "temperature": 0.4, "baseline_momentum": 0.1, **overrides}
+    )
+
+
 def test_the_random_baseline_is_an_estimator_that_never_moves_phi():
-    estimator = estimators.create_for_search("random", temperature=0.4)
+    estimator = estimators.create_for_search(_search_config("random"))
     assert not estimator.updates_architecture
     grads = estimators.estimate_gradient("random", LOGITS, QUADRATIC, num_samples=4, seed=0)
     np.testing.assert_array_equal(grads, np.zeros([4, *LOGITS.shape]))
-    assert estimators.create_for_search("rebar", temperature=0.4).updates_architecture
+    assert estimators.create_for_search(_search_config("rebar")).updates_architecture
+
+
+def test_a_search_passes_its_baseline_momentum_to_reinforce_alone():
+    config = _search_config("reinforce", baseline_momentum=0.5, temperature=0.3)
+    reinforce = estimators.create_for_search(config)
+    assert (reinforce.momentum, reinforce.temperature) == (0.5, 0.3)
+    assert estimators.create_for_search(_search_config("rebar", baseline_momentum=0.5))
 
 
 def test_estimator_state_checkpoints_with_the_estimator(tmp_path):
-    estimator = estimators.create_for_search("reinforce", temperature=0.4)
+    estimator = estimators.create_for_search(_search_config("reinforce"))
     assert estimator.uses_moving_average  # a search's REINFORCE baseline is a moving average
     estimator.update(tf.constant(2.0))
     estimator.update(tf.constant(4.0))
     path = tf.train.Checkpoint(estimator=estimator).write(str(tmp_path / "ckpt"))
-    restored = estimators.create_for_search("reinforce", temperature=0.4)
+    restored = estimators.create_for_search(_search_config("reinforce"))
     tf.train.Checkpoint(estimator=restored).read(path).assert_existing_objects_matched()
-    assert float(restored.baseline.numpy()) == pytest.approx(0.9 * 2.0 + 0.1 * 4.0)
-    assert bool(restored.baseline_initialized.numpy())
+    assert float(restored.baseline.numpy()) == pytest.approx(0.1 * 1.8 + 0.9 * 4.0)

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from unas_tf import distributions, genotypes
+from unas_tf.search_spaces import base as search_space_base
 from unas_tf.search_spaces.darts import genotype as darts_genotype
 from unas_tf.search_spaces.darts import pictures as darts_pictures
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
@@ -358,3 +359,27 @@ def test_draw_darts_writes_png(tmp_path):
     assert path.stat().st_size > 10_000
     with pytest.raises(ValueError, match="Expected a DartsGenotype"):
         darts_pictures.draw_darts(genotypes.load("PROXYLESS_GPU"), tmp_path / "x.png")
+
+
+def _darts_with_normal_ops(ops):
+    """UNAS_CIFAR10's reduction cell; a normal cell of the 2 * NUM_NODES ops `ops` in order."""
+    base = genotypes.load("UNAS_CIFAR10")
+    normal = tuple(
+        darts_genotype.Node(node.inputs, (ops[2 * i], ops[2 * i + 1]))
+        for i, node in enumerate(base.normal)
+    )
+    return darts_genotype.DartsGenotype(base.ops, normal, base.reduce)
+
+
+def test_parameter_free_ops_and_the_collapse_warning():
+    space = search_space_base.get("darts")
+    skip, sep, max_pool, avg_pool = 0, 1, 2, 5
+    four = _darts_with_normal_ops([skip, sep, max_pool, sep, avg_pool, sep, skip, sep])
+    assert darts_genotype.parameter_free_ops(four) == 4
+    assert space.search_warnings(four) == []  # half is not most
+    five = _darts_with_normal_ops([skip, sep, max_pool, sep, avg_pool, sep, skip, skip])
+    assert darts_genotype.parameter_free_ops(five) == 5
+    (warning,) = space.search_warnings(five)
+    assert warning.startswith("5 of the normal cell's 8 ops are parameter-free")
+    # Only the normal cell counts: UNAS_CIFAR10's reduction cell has five skip / pool ops.
+    assert darts_genotype.parameter_free_ops(genotypes.load("UNAS_CIFAR10")) == 2

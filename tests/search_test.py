@@ -96,6 +96,7 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill_bit_for_bit(tmp_pat
         "entropy/normal/ops",
         "selector_probabilities",
         "cells",
+        "argmax/normal_parameter_free_ops",
     } <= _summary_tags(uninterrupted / "tensorboard")
 
     # Kill a second run with SIGKILL mid-search, after its first epoch's checkpoint, and resume.
@@ -127,6 +128,10 @@ def test_search_writes_its_outputs_and_resumes_after_sigkill_bit_for_bit(tmp_pat
     # Every tensor: weights, phi, both optimizers' slots and steps, estimator state.
     expected = _checkpointed_tensors(uninterrupted)
     assert len(expected) > 100
+    # w's Adam started afresh after the 12 warm-up steps; phi's never was reset.
+    moments_start = {name: int(v) for name, v in expected.items() if "moments_start" in name}
+    assert sorted(moments_start.values()) == [0, 12], moments_start
+    assert "warm-up done; the weights' Adam starts afresh" in stderr
     for other in (again, killed):
         actual = _checkpointed_tensors(other)
         assert actual.keys() == expected.keys()

@@ -17,6 +17,10 @@ Keras's own Adam adds its epsilon (1e-7 by default) to sqrt(v) before the bias c
 fused kernel adds it there too, so it receives eps * sqrt(1 - b2^t), which makes its update
 PyTorch's exactly. AMSGrad and Keras's Nesterov variant are not offered: no UNAS recipe uses
 them.
+
+`reset_moments` gives what the released search does when its weight warm-up ends (it makes a
+new `torch.optim.Adam`): zero moments and a bias correction counted from there, while the
+learning-rate schedule, which reads `iterations`, goes on.
 """
 
 import keras
@@ -43,6 +47,22 @@ class Adam(keras.optimizers.Adam):
         super().__init__(learning_rate=learning_rate, epsilon=epsilon, **kwargs)
         self._step_constants = None  # a dict by dtype while `apply` runs
 
+    def build(self, var_list):
+        """Adam's moments, and the iteration its moments were last reset at (0: never)."""
+        if self.built:
+            return
+        super().build(var_list)
+        self._moments_start = self.add_variable(
+            shape=(), initializer="zeros", dtype=self.iterations.dtype, name="moments_start"
+        )
+
+    def reset_moments(self):
+        """Zeroes both moments and restarts the bias correction: a fresh Adam on the same
+        schedule."""
+        for moment in (*self._momentums, *self._velocities):
+            moment.assign(tf.zeros_like(moment))
+        self._moments_start.assign(self.iterations)
+
     def apply(self, grads, trainable_variables=None):
         """Applies one update; its step constants are built once per dtype, not per variable."""
         self._step_constants = {}
@@ -54,7 +74,7 @@ class Adam(keras.optimizers.Adam):
     def _constants(self, learning_rate, dtype):
         """The scalar arguments of this update's ResourceApplyAdam ops, in `dtype`."""
         if dtype not in self._step_constants:
-            step = tf.cast(self.iterations + 1, dtype)
+            step = tf.cast(self.iterations - self._moments_start + 1, dtype)
             beta_1 = tf.cast(self.beta_1, dtype)
             beta_2 = tf.cast(self.beta_2, dtype)
             beta_2_power = tf.pow(beta_2, step)

@@ -195,6 +195,15 @@ def masked_logits(logits, mask, gap=MASKED_LOGIT_GAP):
     return tf.where(mask, logits, tf.stop_gradient(largest_valid) - gap)
 
 
+def softened_logits(logits, eps):
+    """Logits of the softened probabilities (p + eps) / (1 + K eps), as the released UNAS code's
+    `--gsm_soften_eps` samples (log(softmax(phi) + eps)): every choice keeps a probability of at
+    least eps / (1 + K eps), and none exceeds (1 + eps) / (1 + K eps) (0.69 for K = 7 and
+    eps = 0.08), for the whole search. The gradient flows through the softening.
+    """
+    return tf.math.log(tf.nn.softmax(logits) + eps)
+
+
 def log_prob(logits, discrete):
     """Returns log p(z) summed over every selector: shape [S] for samples [S, ..., K]."""
 
@@ -222,21 +231,30 @@ class ArchitectureDistribution(tf.Module):
 
     Logits start at zero: every valid architecture equally likely. Choices a mask rules out
     (ProxylessNAS's 'mic_zero' on channel-changing layers) are never sampled, never the mode and
-    carry no probability: every method works on `masked_logits()`.
+    carry no probability. With `soften_eps` the valid choices' probabilities are softened
+    (`softened_logits`). Every method works on `sampling_logits()`.
 
     Args:
       choice_shapes: mapping from a selector group's name to its shape [..., K]; each group
         holds selectors that share a number of choices K.
       masks: optional mapping from a group to a bool array of its shape, True where a choice is
         valid (`masked_logits`); groups without one allow every choice.
+      soften_eps: eps of `softened_logits`; 0 for none.
       name: module name.
 
     Raises:
-      ValueError: a group's shape has no choice axis or an empty one, or a mask names no group.
+      ValueError: a group's shape has no choice axis or an empty one, a mask names no group, or
+        soften_eps is negative.
     """
 
-    def __init__(self, choice_shapes, masks=None, name=None):
+    def __init__(self, choice_shapes, masks=None, soften_eps=0.0, name=None):
         super().__init__(name=name)
+        if not soften_eps >= 0:
+            raise ValueError(
+                "Invalid value received for argument `soften_eps`. Expected a number >= 0. "
+                f"Received: soften_eps={soften_eps!r}"
+            )
+        self.soften_eps = soften_eps
         unknown = sorted(set(masks or {}) - set(choice_shapes))
         if unknown:
             raise ValueError(
@@ -255,33 +273,41 @@ class ArchitectureDistribution(tf.Module):
             for group, shape in choice_shapes.items()
         }
 
-    def masked_logits(self):
-        """phi as a plain dict (what tf.functions take), its invalid choices masked."""
-        return {
-            group: masked_logits(value, self._masks[group]) if group in self._masks else value
-            for group, value in self.logits.items()
-        }
+    def sampling_logits(self):
+        """The logits every method samples from, as a plain dict (what tf.functions take): phi,
+        softened by `soften_eps`, its invalid choices masked (after the softening, which would
+        give them probability)."""
+        logits = {}
+        for group, value in self.logits.items():
+            if self.soften_eps:
+                mask = self._masks.get(group)
+                valid = value if mask is None else masked_logits(value, mask)
+                value = softened_logits(valid, self.soften_eps)
+            if group in self._masks:
+                value = masked_logits(value, self._masks[group])
+            logits[group] = value
+        return logits
 
     def sample(self, num_samples, seed=None):
         """Returns one-hot architectures z, nest of [num_samples, ..., K]."""
-        return sample_discrete(self.masked_logits(), seed, sample_shape=[num_samples])
+        return sample_discrete(self.sampling_logits(), seed, sample_shape=[num_samples])
 
     def relaxed_sample(self, num_samples, temperature=DEFAULT_TEMPERATURE, seed=None):
         """Returns relaxed architectures zeta, nest of [num_samples, ..., K]."""
-        return sample_relaxed(self.masked_logits(), temperature, seed, sample_shape=[num_samples])
+        return sample_relaxed(self.sampling_logits(), temperature, seed, sample_shape=[num_samples])
 
     def coupled_sample(self, num_samples, temperature=DEFAULT_TEMPERATURE, seed=None):
         """Returns a `CoupledSample` of [num_samples, ..., K] nests."""
-        return sample_coupled(self.masked_logits(), temperature, seed, sample_shape=[num_samples])
+        return sample_coupled(self.sampling_logits(), temperature, seed, sample_shape=[num_samples])
 
     def log_prob(self, discrete):
         """Returns log p_phi(z), shape [S]."""
-        return log_prob(self.masked_logits(), discrete)
+        return log_prob(self.sampling_logits(), discrete)
 
     def entropy(self):
         """Returns per-selector entropies, a nest of [...] tensors."""
-        return entropy(self.masked_logits())
+        return entropy(self.sampling_logits())
 
     def mode(self):
         """Returns the argmax choice per selector (no post-search pruning: UNAS Sec. 4.1)."""
-        return mode(self.masked_logits())
+        return mode(self.sampling_logits())

@@ -122,6 +122,9 @@ def _rules():
         "gap_form": rules.one_of(objectives.GAP_FORMS),
         "arch_penalty_weight": rules.NON_NEGATIVE,
         "estimator": rules.one_of(estimators.known_names()),
+        "baseline_momentum": rules.with_meaning(rules.FRACTION, "(the previous average's weight)"),
+        "gsm_soften_eps": rules.NON_NEGATIVE,
+        "reset_weight_optimizer_after_warmup": rules.BOOLEAN,
         "eval_batches": rules.POSITIVE_INT,
         **runs.RULES,
     }
@@ -267,10 +270,12 @@ class SearchTask(runs.Task):
         )
         supernet = self.space.build_supernet(config, self.data.num_classes)
         distribution = distributions.ArchitectureDistribution(
-            self.space.choice_shapes(config), self.space.choice_masks(config)
+            self.space.choice_shapes(config),
+            self.space.choice_masks(config),
+            soften_eps=config.gsm_soften_eps,
         )
         objective = self.latency.build_objective() if self.latency is not None else None
-        estimator = estimators.create_for_search(config.estimator, config.temperature)
+        estimator = estimators.create_for_search(config)
         # PyTorch's Adam, as the released code's; weight decay is L2 in the gradient, added by
         # the step (see unas_tf/search_step.py).
         weight_optimizer = adam.Adam(weight_schedule)
@@ -355,8 +360,15 @@ class SearchTask(runs.Task):
             tf.summary.scalar(f"entropy/{group}", tf.reduce_mean(entropy))
 
     def end_epoch(self, step, epoch):
-        """Scores the argmax architecture on search-val and writes it out (on the chief)."""
+        """Scores the argmax architecture on search-val and writes it out (on the chief).
+
+        When the warm-up's last step is done, starts w's Adam afresh if the config says so
+        (`reset_weight_optimizer_after_warmup`, as the released code's new optimizer).
+        """
         config = self.config
+        if step == self.search_start > 0 and config.reset_weight_optimizer_after_warmup:
+            self.trainer.weight_optimizer.reset_moments()
+            logging.info("step %d: warm-up done; the weights' Adam starts afresh", step)
         scores = self._evaluate_argmax(config.eval_batches)
         logging.info(
             "epoch %d/%d: argmax architecture on %d search-val batches: loss %.4f accuracy %.4f",
@@ -378,8 +390,10 @@ class SearchTask(runs.Task):
                 self.space.epoch_summaries(self.trainer.logits(), genotype)
 
     def finish(self):
-        """Writes and returns the final argmax genotype."""
+        """Writes and returns the final argmax genotype; logs the space's warnings about it."""
         final = self._argmax_genotype()
+        for warning in self.space.search_warnings(final):
+            logging.warning("Searched architecture: %s", warning)
         if self.run.chief:
             genotypes.save(final, self.genotype_path)
         if self.latency is not None:

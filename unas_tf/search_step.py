@@ -173,8 +173,9 @@ class SearchTrainer(tf.Module):
         )
 
     def logits(self):
-        """phi as a plain dict (tf.function arguments), its invalid choices masked."""
-        return self.distribution.masked_logits()
+        """The distribution's logits as a plain dict (tf.function arguments): phi, softened and
+        masked (`ArchitectureDistribution.sampling_logits`)."""
+        return self.distribution.sampling_logits()
 
     def latency_logits(self):
         """The masked logits of the step's one latency architecture: [1, ..., K] leaves."""

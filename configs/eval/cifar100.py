@@ -7,7 +7,8 @@ Retraining follows App. B.1 as CIFAR-10 but with drop-path 0.3; about 16.7% test
 UNAS_CIFAR100 (Table 2), roughly 1.5 GPU-days on a V100.
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no
-value; the why column is blank where they agree):
+value; "paper silent; released code: VALUE": the paper gives no value and its released code,
+NVlabs/unas, uses VALUE; the why column is blank where they agree):
 
 key                 | paper (section)               | this preset        | why they differ
 ------------------- | ----------------------------- | ------------------ | -------------------------
@@ -16,7 +17,9 @@ epochs              | 600 (App. B.1)                | 600                |
 lr, momentum        | SGD 0.05, momentum 0.9        | 0.05 at batch 128, |
                     | (App. B.1)                    | 0.9                |
 schedule            | cosine to 0 (App. B.1)        | cosine to 0        |
-warmup_epochs       | paper silent; preset default  | 0                  |
+warmup_epochs       | paper silent; released code:  | 30, linear from 0, |
+                    | 30 (commands.sh), linear from | then cosine        |
+                    | 0, then cosine over the rest  |                    |
 weight_decay        | paper silent; preset default  | 3e-4, L2 in the    |
                     |                               | gradient           |
 grad_clip_norm      | paper silent; preset default  | 5.0 (global norm)  |
@@ -44,5 +47,5 @@ def get_config():
         init_channels=36,
         layers=20,
         image_size=32,
-        **common.training_fields(dataset="cifar100", drop_path_rate=0.3),
+        **common.training_fields(dataset="cifar100", warmup_epochs=30, drop_path_rate=0.3),
     )

@@ -14,7 +14,8 @@ centre crop of the image resized to 256.
 About 24.5% top-1 error for UNAS_IMAGENET (Table 2). The paper's colour jitter is not applied.
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no
-value; the why column is blank where they agree):
+value; "paper silent; released code: VALUE": the paper gives no value and its released code,
+NVlabs/unas, uses VALUE; the why column is blank where they agree):
 
 key                 | paper (section)               | this preset        | why they differ
 ------------------- | ----------------------------- | ------------------ | -------------------------
@@ -34,7 +35,9 @@ augmentation        | crop 224, flip, colour jitter | crop 224, flip     | colou
                     | (App. B.2)                    |                    | implemented
 cutout              | paper silent; preset default  | 0                  |
 auxiliary_weight    | paper silent; preset default  | 0.4                |
-label_smoothing     | paper silent; preset default  | 0.1                |
+label_smoothing     | paper silent; released code:  | 0.1                |
+                    | 0.1 (darts/train_eval_        |                    |
+                    | imagenet.py --label_smooth)   |                    |
 validation_fraction | paper silent; preset default  | 0 (the whole       |
                     |                               | training split)    |
 layers              | 14 (App. B.2)                 | 14                 |

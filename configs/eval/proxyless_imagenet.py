@@ -16,7 +16,8 @@ so use a small width and resolution there. Retraining follows App. E.2: batch 51
 SGD (momentum 0.9, lr 0.2 with 5 warm-up epochs, cosine to 0), weight decay 5e-5.
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no
-value; the why column is blank where they agree):
+value; "paper silent; released code: VALUE": the paper gives no value and its released code,
+NVlabs/unas, uses VALUE; the why column is blank where they agree):
 
 key                 | paper (section)               | this preset        | why they differ
 ------------------- | ----------------------------- | ------------------ | -------------------------
@@ -34,7 +35,9 @@ dropout_rate        | paper silent; preset default  | 0.0                |
 cutout              | paper silent; preset default  | 0                  |
 auxiliary_weight    | paper silent; preset default  | 0.0                |
                     | (no auxiliary head)           |                    |
-label_smoothing     | paper silent; preset default  | 0.0                |
+label_smoothing     | paper silent; released code:  | 0.1                |
+                    | 0.1 (proxylessnas/            |                    |
+                    | train_eval.py --label_smooth) |                    |
 validation_fraction | paper silent; preset default  | 0 (the whole       |
                     |                               | training split)    |
 layers, channels    | 21 searchable layers,         | the same;          |
@@ -80,6 +83,7 @@ def get_config():
                 lr_reference_batch_size=512,
                 warmup_epochs=5,
                 weight_decay=5e-5,
+                label_smoothing=0.1,
                 auxiliary_weight=0.0,
                 drop_path_rate=0.0,
                 cutout=0,

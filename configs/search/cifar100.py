@@ -52,6 +52,15 @@ num_ops             | 7 (App. A.1)                  | 7                  |
 sampling            | paper silent; released code:  | per_example        |
                     | per_example (no               |                    |
                     | --same_alpha_minibatch)       |                    |
+gsm_soften_eps      | paper silent; released code:  | 0.0                |
+                    | 0 (its default; the CIFAR     |                    |
+                    | commands leave it)            |                    |
+baseline_momentum   | paper silent; released code:  | 0.1                |
+                    | b <- 0.1 b + 0.9 loss, from 0 |                    |
+                    | (util/utils.py; REINFORCE)    |                    |
+reset_weight_       | paper silent; released code:  | True: zero moments |
+optimizer_after_    | a new Adam for w after the    | on the same        |
+warmup              | warm-up (train_search.py)     | schedule           |
 """
 
 from configs.search import common

@@ -20,6 +20,12 @@ def search_config(**overrides):
             seed=0,
             deterministic=False,  # tf.config.experimental.enable_op_determinism
             estimator="rebar",  # rebar | reinforce | gumbel_softmax | random
+            # REINFORCE's moving-average baseline: the previous average's weight (released
+            # code: 0.1 old, 0.9 new; unas_tf/estimators/reinforce.py).
+            baseline_momentum=0.1,
+            # Softens the sampling probabilities to (p + eps) / (1 + K eps) (released code's
+            # --gsm_soften_eps; unas_tf/distributions.py softened_logits); 0 for none.
+            gsm_soften_eps=0.0,
             objective="gen",  # gen (Eq. 8) | train | val
             sampling="per_example",  # per_example | per_batch
             # What w trains on (unas_tf/search_step.py weight_gradients): relaxed (a Gumbel-softmax
@@ -34,6 +40,9 @@ def search_config(**overrides):
             weight_lr=6e-4,  # Adam, cosine to weight_lr_final (App. A.2)
             weight_lr_final=1e-4,
             weight_decay=3e-4,  # L2 on w, added to the clipped gradient (App. A.3)
+            # A fresh Adam for w once the warm-up ends (zero moments, same schedule), as the
+            # released code's new optimizer after its init epochs.
+            reset_weight_optimizer_after_warmup=True,
             grad_clip_norm=5.0,
             arch_lr=2e-3,  # Adam, cosine to arch_lr_final (App. A.2)
             arch_lr_final=3e-4,
@@ -93,6 +102,7 @@ def proxyless_search_config(latency=None, **overrides):
         arch_lr=1e-3,
         arch_lr_final=3e-4,
         arch_weight_decay=1e-6,
+        gsm_soften_eps=0.08,  # the released proxylessnas/train_search.py default
     )
     config.latency = ml_collections.ConfigDict(
         dict(

@@ -13,7 +13,8 @@ tens of thousands, and at 6e-4 the supernet's weights stay near chance (train lo
 120 steps), which leaves the architecture nothing to choose between.
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no
-value; the why column is blank where they agree):
+value; "paper silent; released code: VALUE": the paper gives no value and its released code,
+NVlabs/unas, uses VALUE; the why column is blank where they agree):
 
 key                 | paper (section)               | this preset        | why they differ
 ------------------- | ----------------------------- | ------------------ | -------------------------
@@ -49,6 +50,15 @@ layers              | 8 cells (App. A.2)            | 3                  | CPU s
 init_channels       | paper silent; preset default  | 8                  | CPU scale
 num_ops             | 7 (App. A.1)                  | 7                  |
 sampling            | paper silent; preset default  | per_example        |
+gsm_soften_eps      | paper silent; released code:  | 0.0                |
+                    | 0 (its default; the CIFAR     |                    |
+                    | commands leave it)            |                    |
+baseline_momentum   | paper silent; released code:  | 0.1                |
+                    | b <- 0.1 b + 0.9 loss, from 0 |                    |
+                    | (util/utils.py; REINFORCE)    |                    |
+reset_weight_       | paper silent; released code:  | True: zero moments |
+optimizer_after_    | a new Adam for w after the    | on the same        |
+warmup              | warm-up (train_search.py)     | schedule           |
 """
 
 from configs.search import common

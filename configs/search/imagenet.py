@@ -1,4 +1,4 @@
-"""UNAS search on ImageNet (App. A.3): 14 cells, C=16, five ops, 20 epochs, 5 weights-only.
+"""UNAS search on ImageNet (App. A.3): 14 cells of 48+ channels, five ops, 20 epochs, 5 warm-up.
 
     python -m launch.search --config=configs/search/imagenet.py --workdir=/tmp/unas_imagenet \
         --config.data_dir=/path/to/tensorflow_datasets
@@ -48,16 +48,24 @@ arch_penalty_weight | lambda_arch = 0.2 (App. A.3)  | 0.2                |
 objective,          | L_gen (Eq. 8), REBAR          | gen, rebar         |
 estimator           | (Sec. 4.2, Table 2)           |                    |
 layers              | 14 (App. A.3)                 | 14                 |
-init_channels       | 16 (App. A.3)                 | 16                 |
+init_channels       | 16 (App. A.3); released code: | 48 (cells of 48,   |
+                    | its ImageNet search network's | 96, 192 channels,  |
+                    | stem makes 3C = 48 channels   | the stem 24 -> 48) |
+                    | and its cells start there     |                    |
+                    | (darts/model_search.py)       |                    |
 num_ops             | 5 (Sec. 4.2, App. A.1)        | 5                  |
 image_size          | paper silent; preset default  | 224                |
 sampling            | paper silent; released code:  | per_batch          |
                     | one sample per minibatch      |                    |
                     | (--same_alpha_minibatch)      |                    |
-(no key)            | paper silent; released code:  | none               | not implemented
-                    | --gsm_soften_eps 0.08, which  |                    |
-                    | softens the sampling          |                    |
-                    | probabilities                 |                    |
+gsm_soften_eps      | paper silent; released code:  | 0.08               |
+                    | 0.08 (commands.sh)            |                    |
+baseline_momentum   | paper silent; released code:  | 0.1                |
+                    | b <- 0.1 b + 0.9 loss, from 0 |                    |
+                    | (util/utils.py; REINFORCE)    |                    |
+reset_weight_       | paper silent; released code:  | True: zero moments |
+optimizer_after_    | a new Adam for w after the    | on the same        |
+warmup              | warm-up (train_search.py)     | schedule           |
 """
 
 from configs.search import common
@@ -74,7 +82,11 @@ def get_config():
         batch_size=192,
         lr_reference_batch_size=192,
         layers=14,
+        # The released search network's width (its C=16 stem makes 48 channels, and its cells
+        # start at 48), which Stem("imagenet", 48) and the cell plan give here.
+        init_channels=48,
         num_ops=5,
+        gsm_soften_eps=0.08,
         sampling="per_batch",
         weight_lr=3e-4,
         weight_lr_final=1e-4,

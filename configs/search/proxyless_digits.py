@@ -102,6 +102,15 @@ latency.batch_size  | 32 (Sec. 5)                   | 32                 |
 latency device      | the search's V100 (Sec. 5)    | this CPU, process  | CPU scale (see above)
                     |                               | time, 128x128, 1   |
                     |                               | thread             |
+gsm_soften_eps      | paper silent; released code:  | 0.08               |
+                    | 0.08 (proxylessnas/           |                    |
+                    | train_search.py default)      |                    |
+baseline_momentum   | paper silent; released code:  | 0.1                |
+                    | b <- 0.1 b + 0.9 loss, from 0 |                    |
+                    | (util/utils.py; REINFORCE)    |                    |
+reset_weight_       | paper silent; released code:  | True: zero moments |
+optimizer_after_    | a new Adam for w after the    | on the same        |
+warmup              | warm-up (train_search.py)     | schedule           |
 """
 
 from configs.search import common

@@ -65,10 +65,15 @@ image_size          | paper silent; preset default  | 224                |
 sampling            | paper silent; released code:  | per_batch          |
                     | one sample per minibatch      |                    |
                     | (--same_alpha_minibatch)      |                    |
-(no key)            | paper silent; released code:  | none               | not implemented
-                    | --gsm_soften_eps 0.08, which  |                    |
-                    | softens the sampling          |                    |
-                    | probabilities                 |                    |
+gsm_soften_eps      | paper silent; released code:  | 0.08               |
+                    | 0.08 (proxylessnas/           |                    |
+                    | train_search.py default)      |                    |
+baseline_momentum   | paper silent; released code:  | 0.1                |
+                    | b <- 0.1 b + 0.9 loss, from 0 |                    |
+                    | (util/utils.py; REINFORCE)    |                    |
+reset_weight_       | paper silent; released code:  | True: zero moments |
+optimizer_after_    | a new Adam for w after the    | on the same        |
+warmup              | warm-up (train_search.py)     | schedule           |
 latency.weight      | lambda_lat linear 0 -> 0.1    | 0.1, linear from 0 |
                     | (App. E.1)                    | over the 15 search |
                     |                               | epochs             |

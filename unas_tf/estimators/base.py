@@ -40,6 +40,8 @@ class GradientEstimator(tf.Module, abc.ABC):
     updates_architecture: ClassVar[bool] = True
     # Constructor arguments a search adds to the temperature (`estimate.create_for_search`).
     search_defaults: ClassVar[dict] = {}
+    # {search-config key: constructor argument} of the keys a search passes on.
+    search_keys: ClassVar[dict] = {}
 
     def __init__(self, temperature=distributions.DEFAULT_TEMPERATURE):
         super().__init__(name=self.name)

@@ -31,14 +31,16 @@ def create(name, **kwargs):
     return _lookup(name)(**kwargs)
 
 
-def create_for_search(name, temperature):
-    """The estimator a search uses: `create` with the class's `search_defaults`.
+def create_for_search(config):
+    """The estimator of a search config: `config.estimator` built with `config.temperature`,
+    the class's `search_defaults` and the config keys it reads (`search_keys`).
 
     Raises:
-      ValueError: `name` is not a known estimator.
+      ValueError: `config.estimator` is not a known estimator.
     """
-    cls = _lookup(name)
-    return cls(temperature=temperature, **cls.search_defaults)
+    cls = _lookup(config.estimator)
+    read = {argument: config[key] for key, argument in cls.search_keys.items()}
+    return cls(temperature=config.temperature, **cls.search_defaults, **read)
 
 
 def _lookup(name):

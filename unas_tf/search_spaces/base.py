@@ -97,6 +97,11 @@ class SearchSpace(abc.ABC):
     def describe(self, genotype):
         """Lines that show `genotype` to a user after a search."""
 
+    def search_warnings(self, genotype):
+        """One-line warnings about a search's final `genotype` (default: none)."""
+        del genotype
+        return []
+
     # --- measured latency (optional; spaces with `measures_latency`) ---------------------------
 
     def latency_network_settings(self, config, num_classes, image_size):

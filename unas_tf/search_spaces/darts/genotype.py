@@ -27,6 +27,9 @@ DARTS_OPS = (
 )
 NUM_NODES = 4
 DARTS_CELLS = ("normal", "reduce")
+# The ops without weights in a normal cell (a reduction cell's skip_connect is a strided
+# convolution). A search that picks mostly these has collapsed, DARTS's known failure.
+PARAMETER_FREE_OPS = ("skip_connect", "max_pool_3x3", "avg_pool_3x3")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,4 +234,11 @@ def random_darts(seed, ops=DARTS_OPS):
     shapes = darts_choice_shapes(len(ops))
     return darts_from_indices(
         {key: rng.integers(shape[-1], size=shape[:-1]) for key, shape in shapes.items()}, ops
+    )
+
+
+def parameter_free_ops(genotype):
+    """How many of the normal cell's 2 * NUM_NODES ops are in `PARAMETER_FREE_OPS`."""
+    return sum(
+        genotype.ops[op] in PARAMETER_FREE_OPS for node in genotype.normal for op in node.ops
     )

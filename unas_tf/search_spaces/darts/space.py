@@ -71,6 +71,22 @@ class DartsSpace(base.SearchSpace):
         heatmap = pictures.selector_heatmap(probabilities, genotype.ops)
         tf.summary.image("selector_probabilities", heatmap)
         tf.summary.image("cells", pictures.cells_image(genotype))
+        # Skip-connection collapse shows here first (search_warnings says it at the end).
+        tf.summary.scalar(
+            "argmax/normal_parameter_free_ops", darts_genotype.parameter_free_ops(genotype)
+        )
+
+    def search_warnings(self, genotype):
+        """A warning when most of the normal cell's ops are parameter-free (skip / pool)."""
+        count, total = darts_genotype.parameter_free_ops(genotype), 2 * darts_genotype.NUM_NODES
+        if 2 * count <= total:
+            return []
+        return [
+            f"{count} of the normal cell's {total} ops are parameter-free "
+            f"({', '.join(darts_genotype.PARAMETER_FREE_OPS)}): the search may have collapsed "
+            "onto them, DARTS's known failure; see the per-epoch "
+            "argmax/normal_parameter_free_ops and entropy/* curves in TensorBoard"
+        ]
 
     def describe(self, genotype):
         lines = []

@@ -282,20 +282,21 @@ def test_study_preset_is_valid_and_gives_its_command(preset):
 
 
 @pytest.mark.parametrize(
-    ("preset", "soften_eps"),
+    ("preset", "soften_eps", "augment"),
     [
         # The released code: --gsm_soften_eps 0.08 for ImageNet (commands.sh) and as the
-        # ProxylessNAS search's default; 0 for the CIFAR searches.
-        ("configs/search/cifar10.py", 0.0),
-        ("configs/search/digits.py", 0.0),
-        ("configs/search/imagenet.py", 0.08),
-        ("configs/search/proxyless_imagenet.py", 0.08),
-        ("configs/search/proxyless_digits.py", 0.08),
+        # ProxylessNAS search's default, 0 for the CIFAR searches; util/datasets.py augments
+        # both CIFAR search splits and centre-crops both ImageNet ones.
+        ("configs/search/cifar10.py", 0.0, "both"),
+        ("configs/search/digits.py", 0.0, "both"),
+        ("configs/search/imagenet.py", 0.08, "none"),
+        ("configs/search/proxyless_imagenet.py", 0.08, "none"),
+        ("configs/search/proxyless_digits.py", 0.08, "both"),
     ],
 )
-def test_search_presets_take_the_released_codes_defaults(preset, soften_eps):
+def test_search_presets_take_the_released_codes_defaults(preset, soften_eps, augment):
     config = _parse(preset)
-    assert config.gsm_soften_eps == soften_eps
+    assert (config.gsm_soften_eps, config.search_augment) == (soften_eps, augment)
     assert config.baseline_momentum == 0.1  # util/utils.py: 0.1 old + 0.9 new
     assert config.reset_weight_optimizer_after_warmup  # a new Adam after the warm-up
 

@@ -192,3 +192,27 @@ def test_invalid_arguments():
             data.search_data("digits", batch_size, 16, seed=0)
     with pytest.raises(ValueError, match="image_size"):
         data.eval_data("digits", 8, 0, seed=0)
+
+
+def _shifts(image, padding):
+    """Every zero-padded translation of `image` by at most `padding` pixels."""
+    size = image.shape[0]
+    padded = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
+    return [
+        padded[dy : dy + size, dx : dx + size]
+        for dy in range(2 * padding + 1)
+        for dx in range(2 * padding + 1)
+    ]
+
+
+@pytest.mark.parametrize("augment_val", [False, True])
+def test_search_val_goes_through_the_train_transform_when_asked(augment_val):
+    clean = data.search_data("digits", 8, 16, seed=0, augment=False)
+    search = data.search_data("digits", 8, 16, seed=0, augment_val=augment_val)
+    clean_val, val = next(iter(clean.val))["image"].numpy(), next(iter(search.val))["image"]
+    val = val.numpy()
+    assert np.array_equal(clean_val, val) != augment_val
+    # The digits training transform: a zero-padded translation by up to an eighth of the image
+    # (2 px here) of the standardised image.
+    for before, after in zip(clean_val, val, strict=True):
+        assert any(np.allclose(after, candidate) for candidate in _shifts(before, padding=2))

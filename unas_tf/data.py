@@ -66,7 +66,9 @@ IMAGENET_CENTRE_CROP_FRACTION = 0.875  # 224 of 256.
 IMAGENET_SHUFFLE_BUFFER = 10_000
 
 # Independent random streams derived from `seed`.
-_TRAIN_ORDER, _TRAIN_AUGMENT, _VAL_ORDER, _EVAL_TRAIN_ORDER, _EVAL_TRAIN_AUGMENT = range(5)
+_TRAIN_ORDER, _TRAIN_AUGMENT, _VAL_ORDER, _EVAL_TRAIN_ORDER, _EVAL_TRAIN_AUGMENT, _VAL_AUGMENT = (
+    range(6)
+)
 # Folded into an example's augmentation seed for its cutout square, apart from crop and flip.
 _CUTOUT_STREAM = 1
 
@@ -136,8 +138,22 @@ class _Split(NamedTuple):
     labels: np.ndarray
 
 
-def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=None, augment=True):
+def search_data(
+    name,
+    batch_size,
+    image_size,
+    seed,
+    data_dir=None,
+    val_fraction=None,
+    augment=True,
+    augment_val=False,
+):
     """Builds the search-train and search-val pipelines of a data set.
+
+    Which of them is augmented matters to L_gen (UNAS Eq. 8): its gap |L_val - L_train| compares
+    the two, and augmented train batches beside clean val batches make L_train > L_val, so the
+    term can reward a worse L_val. The released code transforms both alike (`search_run`'s
+    `search_augment` key picks).
 
     Args:
       name: one of `KNOWN_DATASETS`.
@@ -148,6 +164,7 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
       val_fraction: fraction of the training data held out as search-val; None for
         `DEFAULT_VAL_FRACTION`.
       augment: whether to randomly augment the search-train images.
+      augment_val: whether to randomly augment the search-val images (their own stream).
 
     Returns:
       A `SearchData`.
@@ -166,7 +183,9 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
             f"Received: val_fraction={val_fraction}"
         )
     if name == "imagenet2012":
-        return _imagenet_search_data(batch_size, image_size, seed, data_dir, val_fraction, augment)
+        return _imagenet_search_data(
+            batch_size, image_size, seed, data_dir, val_fraction, augment, augment_val
+        )
     if name == "digits":
         training, _ = _digits_parts(image_size)
     else:
@@ -180,7 +199,10 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
         _stream(seed, _TRAIN_AUGMENT),
     )
     val = _batched(
-        _in_memory_examples(val_split, _stream(seed, _VAL_ORDER)), transforms[False], batch_size
+        _in_memory_examples(val_split, _stream(seed, _VAL_ORDER)),
+        transforms[augment_val],
+        batch_size,
+        _stream(seed, _VAL_AUGMENT),
     )
     return SearchData(
         train=train,
@@ -580,7 +602,9 @@ def _batched(examples, transform, batch_size, augment_seed=None, drop_remainder=
 # ImageNet: streamed from the TFRecord files.
 
 
-def _imagenet_search_data(batch_size, image_size, seed, data_dir, val_fraction, augment):
+def _imagenet_search_data(
+    batch_size, image_size, seed, data_dir, val_fraction, augment, augment_val
+):
     num_train_files = _imagenet_num_examples("train", data_dir)
     num_val = round(val_fraction * num_train_files)
     num_train = num_train_files - num_val
@@ -594,7 +618,13 @@ def _imagenet_search_data(batch_size, image_size, seed, data_dir, val_fraction, 
         augment_seed=_stream(seed, _TRAIN_AUGMENT) if augment else None,
     )
     val = _imagenet_pipeline(
-        f"train[{num_train}:]", batch_size, image_size, data_dir, seed + 1, shuffle=True
+        f"train[{num_train}:]",
+        batch_size,
+        image_size,
+        data_dir,
+        seed + 1,
+        shuffle=True,
+        augment_seed=_stream(seed, _VAL_AUGMENT) if augment_val else None,
     )
     return SearchData(
         train=train,

@@ -60,6 +60,15 @@ PROGRESS_METRICS = (
     "latency/sampled_ms",
 )
 GENOTYPE_FILE = "genotype.json"  # the current argmax architecture
+# `search_augment`: which search batches get the data set's random training transform.
+# "both": the released code's CIFAR search (util/datasets.py transforms the whole training
+# split before splitting off search-val); "none": its ImageNet search (both centre-cropped);
+# "train": train batches only.
+SEARCH_AUGMENT = {
+    "both": {"augment": True, "augment_val": True},
+    "none": {"augment": False, "augment_val": False},
+    "train": {"augment": True, "augment_val": False},
+}
 
 
 def validate(config):
@@ -124,6 +133,7 @@ def _rules():
         "estimator": rules.one_of(estimators.known_names()),
         "baseline_momentum": rules.with_meaning(rules.FRACTION, "(the previous average's weight)"),
         "gsm_soften_eps": rules.NON_NEGATIVE,
+        "search_augment": rules.one_of(tuple(SEARCH_AUGMENT)),
         "reset_weight_optimizer_after_warmup": rules.BOOLEAN,
         "eval_batches": rules.POSITIVE_INT,
         **runs.RULES,
@@ -239,6 +249,7 @@ class SearchTask(runs.Task):
             config.image_size,
             config.seed,
             data_dir=config.data_dir or None,
+            **SEARCH_AUGMENT[config.search_augment],
         )
         steps_per_epoch = config.steps_per_epoch or self.data.steps_per_epoch
         super().__init__(run, config.epochs * steps_per_epoch, steps_per_epoch)

@@ -12,6 +12,9 @@ def search_config(**overrides):
         dict(
             dataset="digits",
             data_dir="",  # tensorflow-datasets data_dir; empty for its default
+            # Which search batches are randomly augmented: both (released CIFAR search) | none
+            # (released ImageNet search: centre crops) | train (unas_tf/search_run.py).
+            search_augment="both",
             image_size=32,
             epochs=100,
             warmup_epochs=15,  # weights only, phi frozen (App. A.2)

@@ -53,6 +53,10 @@ sampling            | paper silent; preset default  | per_example        |
 gsm_soften_eps      | paper silent; released code:  | 0.0                |
                     | 0 (its default; the CIFAR     |                    |
                     | commands leave it)            |                    |
+search_augment      | paper silent; released code:  | both               |
+                    | both train and val batches    |                    |
+                    | augmented (util/datasets.py   |                    |
+                    | get_loaders_search)           |                    |
 baseline_momentum   | paper silent; released code:  | 0.1                |
                     | b <- 0.1 b + 0.9 loss, from 0 |                    |
                     | (util/utils.py; REINFORCE)    |                    |

@@ -60,6 +60,11 @@ sampling            | paper silent; released code:  | per_batch          |
                     | (--same_alpha_minibatch)      |                    |
 gsm_soften_eps      | paper silent; released code:  | 0.08               |
                     | 0.08 (commands.sh)            |                    |
+search_augment      | paper silent; released code:  | none               |
+                    | both centre-cropped, no       |                    |
+                    | random crop nor flip (util/   |                    |
+                    | datasets.py get_imagenet_     |                    |
+                    | loader, mode 'search')        |                    |
 baseline_momentum   | paper silent; released code:  | 0.1                |
                     | b <- 0.1 b + 0.9 loss, from 0 |                    |
                     | (util/utils.py; REINFORCE)    |                    |
@@ -87,6 +92,7 @@ def get_config():
         init_channels=48,
         num_ops=5,
         gsm_soften_eps=0.08,
+        search_augment="none",  # the released ImageNet search centre-crops both splits
         sampling="per_batch",
         weight_lr=3e-4,
         weight_lr_final=1e-4,

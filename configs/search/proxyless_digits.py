@@ -105,6 +105,10 @@ latency device      | the search's V100 (Sec. 5)    | this CPU, process  | CPU s
 gsm_soften_eps      | paper silent; released code:  | 0.08               |
                     | 0.08 (proxylessnas/           |                    |
                     | train_search.py default)      |                    |
+search_augment      | paper silent; released code:  | both               |
+                    | both train and val batches    |                    |
+                    | augmented (util/datasets.py   |                    |
+                    | get_loaders_search)           |                    |
 baseline_momentum   | paper silent; released code:  | 0.1                |
                     | b <- 0.1 b + 0.9 loss, from 0 |                    |
                     | (util/utils.py; REINFORCE)    |                    |

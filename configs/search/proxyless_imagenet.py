@@ -68,6 +68,11 @@ sampling            | paper silent; released code:  | per_batch          |
 gsm_soften_eps      | paper silent; released code:  | 0.08               |
                     | 0.08 (proxylessnas/           |                    |
                     | train_search.py default)      |                    |
+search_augment      | paper silent; released code:  | none               |
+                    | both centre-cropped, no       |                    |
+                    | random crop nor flip (util/   |                    |
+                    | datasets.py get_imagenet_     |                    |
+                    | loader, mode 'search')        |                    |
 baseline_momentum   | paper silent; released code:  | 0.1                |
                     | b <- 0.1 b + 0.9 loss, from 0 |                    |
                     | (util/utils.py; REINFORCE)    |                    |
@@ -102,5 +107,6 @@ def get_config():
         batch_size=192,
         lr_reference_batch_size=192,
         sampling="per_batch",
+        search_augment="none",  # the released ImageNet search centre-crops both splits
         log_every=100,
     )

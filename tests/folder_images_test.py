@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs.study import smoke
 from tests import testing
+from unas_tf import study_trial
 from unas_tf.datasets import base as dataset_base
 from unas_tf.datasets import pipeline, user_images
 
@@ -155,3 +157,12 @@ def test_labels_out_of_range_are_refused():
     split = pipeline.Split(np.zeros([4, 8, 8, 3], np.uint8), np.array([0, 1, 2, 3]))
     with pytest.raises(ValueError, match=r"where: 1 training labels out of range \[0, 3\)"):
         user_images.check_parts(split, split, 3, "where")
+
+
+def test_a_study_takes_a_folder_for_its_searches_and_retraining(tmp_path):
+    config = smoke.get_config()
+    config.search.dataset = config.eval.dataset = f"folder:{_folder(tmp_path)}"
+    study_trial.validate(config)  # every trial's search and retraining accept it
+    config.eval.dataset = f"folder:{tmp_path}/none"
+    with pytest.raises(ValueError, match=rf"trial .*: config.dataset=folder:{tmp_path}/none: "):
+        study_trial.validate(config)

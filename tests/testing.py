@@ -109,3 +109,8 @@ def write_image_folder(root, classes=("ant", "bee", "cat"), per_class=10, size=8
             image = tf.cast(pixels + 90 * label, tf.uint8)
             (folder / f"{index:03d}.png").write_bytes(tf.io.encode_png(image).numpy())
     return pathlib.Path(root)
+
+
+def decode_png(path):
+    """The uint8 [H, W, C] pixels of a PNG file."""
+    return tf.io.decode_png(pathlib.Path(path).read_bytes()).numpy()

@@ -5,6 +5,8 @@
 workdir holds:
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the architecture being trained
+  dataset.json       the data set's spec, classes and normalisation, which the export reads
+                     (`datasets.record`)
   checkpoints/       the network, the optimizer, the step and the data position
   tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy;
                      the config and genotype as JSON texts; with `config.validation_fraction`,

@@ -5,6 +5,7 @@
 workdir holds:
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the current argmax architecture, rewritten each epoch and at the end
+  dataset.json       the data set's spec, classes and normalisation (`datasets.record`)
   checkpoints/       w, phi, both optimizers, the step, estimator state, data positions
   tensorboard/       every metric of the step (losses and accuracies of the sampled
                      architectures, objective terms, the norm and estimated variance of the

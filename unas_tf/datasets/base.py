@@ -124,9 +124,9 @@ class Dataset(abc.ABC):
     # Whether `eval_data` takes a cutout square (in-memory sets; ImageNet streams JPEG crops).
     supports_cutout: ClassVar[bool] = True
 
-    def __init__(self, data_dir=None):
+    def __init__(self, data_dir=None, spec=None):
         self.data_dir = data_dir
-        self.spec = self.name
+        self.spec = spec or self.name
 
     @property
     @abc.abstractmethod

@@ -93,8 +93,7 @@ class UserImages(in_memory.InMemoryDataset):
     argument: str
 
     def __init__(self, argument, data_dir=None):
-        self.data_dir = data_dir
-        self.spec = f"{self.prefix}:{argument}"
+        super().__init__(data_dir, spec=f"{self.prefix}:{argument}")
         self._statistics = None  # (mean [C], std [C]) in [0, 1] pixel units
         self._channels = None
 
@@ -122,7 +121,9 @@ class UserImages(in_memory.InMemoryDataset):
         return training, test
 
     def in_memory_bytes(self, image_size):
-        return 0  # decoded by the config check already: the memory check cannot spare it
+        """The decoded uint8 images, which the run holds as they are."""
+        training, test = self.parts(image_size)
+        return training.images.nbytes + test.images.nbytes
 
     def statistics(self, image_size):
         """(mean [C], std [C]) of the training part's pixels in [0, 1], computed once."""

@@ -3,12 +3,13 @@ r"""Exports the network a launch.train workdir trained as a SavedModel serving u
     python -m launch.export --workdir=/tmp/digits_train --output=/tmp/digits_export [--tflite]
 
 The SavedModel's serving_default signature takes `images` (uint8 [N, H, W, 3]: 8x8 digit counts
-0..16, 32x32 CIFAR, any-size ImageNet) and returns `probabilities` and `logits`; it loads with
-tf.saved_model.load alone. OUTPUT also gets model.keras and genotype.json (and model.tflite).
-OUTPUT must be new, empty or a previous export of this tool (which is then replaced whole), and
-must not be, hold or lie inside WORKDIR (WORKDIR/export, launch.train's own, excepted). A
-damaged newest checkpoint is skipped for the one before; with none that restores, a one-line
-error, and nothing is written at OUTPUT.
+0..16, 32x32 CIFAR, any-size ImageNet; a user's images at the run's image size, C = 1 for grey
+ones) and returns `probabilities` and `logits`, and `classes` where the data set names its
+classes (folder names, tfds label names); it loads with tf.saved_model.load alone. OUTPUT also
+gets model.keras and genotype.json (and model.tflite). OUTPUT must be new, empty or a previous
+export of this tool (which is then replaced whole), and must not be, hold or lie inside WORKDIR
+(WORKDIR/export, launch.train's own, excepted). A damaged newest checkpoint is skipped for the
+one before; with none that restores, a one-line error, and nothing is written at OUTPUT.
 """
 
 import time

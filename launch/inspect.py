@@ -37,6 +37,7 @@ _DRAW = flags.DEFINE_string(
 
 def describe(config):
     """Returns the JSON-ready description of the network `config` describes."""
+    config = eval_networks.with_num_classes(config)  # 0: the data set's
     genotype, model = eval_networks.build(config)
     report = {
         "genotype": config.genotype,

@@ -2,9 +2,10 @@ r"""Runs a UNAS architecture search; rerunning the same command on the same work
 
     python -m launch.search --workdir=/tmp/unas_digits                   # embedded digits
     python -m launch.search --config=configs/search/cifar10.py --workdir=/tmp/unas_c10
+    python -m launch.search --workdir=/tmp/mine --config.dataset=folder:/data/photos  # yours
 
 Writes genotype.json (the argmax architecture, each epoch and at the end), config.json,
-checkpoints/ and tensorboard/ into the workdir.
+dataset.json, checkpoints/ and tensorboard/ into the workdir.
 """
 
 from absl import app, flags

@@ -4,9 +4,11 @@ r"""Retrains an architecture from scratch and exports it; rerunning on the same 
     python -m launch.train --config=configs/eval/cifar10.py --workdir=/tmp/c10_train \
         --config.genotype=/tmp/unas_c10/genotype.json
 
---config.genotype takes a published name (UNAS_CIFAR10, ...), a genotype.json path or random:SEED.
-Writes config.json, genotype.json, checkpoints/, tensorboard/ and metrics.json (test top-1 and
-top-5, parameters, multiply-adds) into the workdir, then the SavedModel into WORKDIR/export
+--config.genotype takes a published name (UNAS_CIFAR10, ...), a genotype.json path or random:SEED;
+--config.dataset a built-in name or a user's images (folder:PATH, tfds:NAME,
+python:MODULE:FUNCTION; README "Your own images"). Writes config.json, genotype.json,
+dataset.json, checkpoints/, tensorboard/ and metrics.json (test top-1 and top-5, parameters,
+multiply-adds) into the workdir, then the SavedModel into WORKDIR/export
 (unless --config.export=False).
 """
 

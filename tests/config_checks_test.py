@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from launch import common
-from unas_tf import config_checks, data, retrain_run, search_run
+from unas_tf import config_checks, retrain_run, search_run
+from unas_tf.datasets import base as dataset_base
 from unas_tf.latency import measure, measuring_process, search_term
 from unas_tf.search_spaces import base as search_space_base
 
@@ -146,8 +147,10 @@ def test_the_presets_pass_their_checks():
 
 
 def test_split_sizes_of_digits_without_loading_images():
-    assert data.split_sizes("digits") == data.SplitSizes(train=1438, test=359)
-    assert data.held_out_examples(1438, data.DEFAULT_VAL_FRACTION) == 144
+    assert dataset_base.get("digits").split_sizes(image_size=8) == dataset_base.SplitSizes(
+        train=1438, test=359
+    )
+    assert dataset_base.held_out_examples(1438, dataset_base.DEFAULT_VAL_FRACTION) == 144
 
 
 def test_memory_bound_names_the_image_size_or_the_batch():

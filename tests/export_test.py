@@ -14,7 +14,9 @@ import tensorflow as tf
 from absl import logging
 
 from configs.eval import digits as digits_preset
-from unas_tf import data, eval_networks, export_lib, genotypes, retrain_run
+from unas_tf import eval_networks, export_lib, genotypes, retrain_run
+from unas_tf.datasets import base as dataset_base
+from unas_tf.datasets import cifar, digits, imagenet
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -59,20 +61,22 @@ def exported(tmp_path_factory):
 
 @pytest.mark.parametrize("image_size", [8, 16])
 def test_digits_serving_preprocess_matches_the_test_pipeline(image_size):
-    evaluation = data.eval_data("digits", 64, image_size, seed=0)
+    evaluation = dataset_base.eval_data("digits", 64, image_size, seed=0)
     expected = next(iter(evaluation.test))["image"]
-    _, test = data._digits_counts()
+    _, test = digits._counts()
     counts = np.repeat(test.images[:64, ..., None], 3, axis=-1).astype(np.uint8)
-    preprocess = data.serving_preprocess("digits", image_size)
+    preprocess = dataset_base.get("digits").serving_preprocess(image_size)
     np.testing.assert_allclose(preprocess(tf.constant(counts)), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize(("name", "image_size"), [("cifar10", 32), ("cifar100", 16)])
 def test_cifar_serving_preprocess_matches_the_test_transform(name, image_size):
     images = np.random.default_rng(0).integers(0, 256, size=(3, 32, 32, 3)).astype(np.uint8)
-    test_transform = data._in_memory_transforms(name, image_size)[False]
+    dataset = dataset_base.get(name)
+    assert isinstance(dataset, cifar.Cifar)
+    test_transform = dataset.transforms(image_size)[False]
     expected = np.stack([test_transform(tf.constant(image), None) for image in images])
-    actual = data.serving_preprocess(name, image_size)(tf.constant(images))
+    actual = dataset.serving_preprocess(image_size)(tf.constant(images))
     assert actual.shape == (3, image_size, image_size, 3)
     np.testing.assert_allclose(actual, expected, atol=1e-6)
 
@@ -81,10 +85,8 @@ def test_imagenet_serving_preprocess_matches_the_centre_crop_of_the_jpeg():
     pixels = np.random.default_rng(0).integers(0, 256, size=(40, 60, 3)).astype(np.uint8)
     encoded = tf.io.encode_jpeg(pixels)
     decoded = tf.image.decode_jpeg(encoded, channels=3)
-    expected = (data._imagenet_centre_crop(encoded, 16) / 255.0 - data.IMAGENET_MEAN) / np.array(
-        data.IMAGENET_STD
-    )
-    actual = data.serving_preprocess("imagenet2012", 16)(decoded[None])
+    expected = (imagenet.centre_crop(encoded, 16) / 255.0 - imagenet.MEAN) / np.array(imagenet.STD)
+    actual = dataset_base.get("imagenet2012").serving_preprocess(16)(decoded[None])
     assert actual.shape == (1, 16, 16, 3)
     np.testing.assert_allclose(actual[0], expected, atol=1e-5)
 
@@ -111,7 +113,7 @@ def test_saved_model_in_a_process_without_unas_tf_matches_keras(exported, tmp_pa
     assert result.returncode == 0, result.stderr
     assert "imported unas_tf: False" in result.stdout
     served = np.load(tmp_path / "outputs.npz")
-    preprocess = data.serving_preprocess(config.dataset, config.image_size)
+    preprocess = dataset_base.of_config(config).serving_preprocess(config.image_size)
     logits = model(preprocess(tf.constant(images)), training=False)["logits"].numpy()
     np.testing.assert_allclose(served["logits"], logits, atol=1e-5)
     np.testing.assert_allclose(served["probabilities"], tf.nn.softmax(logits), atol=1e-5)

@@ -41,10 +41,11 @@ from unas_tf import runtime
 
 runtime.import_tensorflow_quietly()
 import unas_tf
-from unas_tf import data, export_lib, retrain_run, search_run
+from unas_tf import export_lib, retrain_run, search_run
+from unas_tf.datasets import base as dataset_base
 
 unas_tf.load_genotype("UNAS_CIFAR10")
-data.search_data("digits", batch_size=8, image_size=8, seed=0)
+dataset_base.search_data("digits", batch_size=8, image_size=8, seed=0)
 assert "tensorflow_datasets" not in sys.modules, "a digits run imported tensorflow-datasets"
 """
 

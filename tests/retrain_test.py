@@ -16,7 +16,9 @@ import tensorflow as tf
 from configs.eval import cifar10 as cifar10_preset
 from configs.eval import digits as digits_preset
 from tests import testing
-from unas_tf import data, genotypes, retrain_run, retrain_step, runs, summaries
+from unas_tf import genotypes, retrain_run, retrain_step, runs, summaries
+from unas_tf.datasets import base as dataset_base
+from unas_tf.datasets import pipeline
 from unas_tf.search_spaces.darts import genotype as darts_genotype
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
@@ -190,7 +192,7 @@ def test_cutout_zeroes_one_clipped_square_per_image():
     ones = tf.ones([32, 32, 3])
     areas = set()
     for seed in range(20):
-        kept = data._cutout(ones, tf.constant([seed, 0], tf.int64), 16).numpy()[..., 0]
+        kept = pipeline.cutout(ones, tf.constant([seed, 0], tf.int64), 16).numpy()[..., 0]
         rows, columns = np.nonzero(kept == 0)
         assert rows.max() - rows.min() < 16 and columns.max() - columns.min() < 16
         # The zeros form one axis-aligned rectangle, the square clipped at the borders.
@@ -202,7 +204,7 @@ def test_cutout_zeroes_one_clipped_square_per_image():
 
 def test_retraining_pipeline_applies_cutout_after_the_other_augmentation():
     def first_batch(cutout):
-        pipeline = data.eval_data("digits", 16, 16, seed=0, cutout=cutout)
+        pipeline = dataset_base.eval_data("digits", 16, 16, seed=0, cutout=cutout)
         return next(iter(pipeline.train))["image"].numpy()
 
     plain, cut = first_batch(0), first_batch(6)
@@ -211,7 +213,7 @@ def test_retraining_pipeline_applies_cutout_after_the_other_augmentation():
     np.testing.assert_array_equal(cut[changed], 0.0)  # only zeroed pixels differ
     np.testing.assert_array_equal(first_batch(6), cut)  # seeded
     with pytest.raises(ValueError, match="cutout"):
-        data.eval_data("imagenet2012", 8, 16, seed=0, cutout=16)
+        dataset_base.eval_data("imagenet2012", 8, 16, seed=0, cutout=16)
 
 
 # The held-out part of the training split (config.validation_fraction).
@@ -229,8 +231,8 @@ def _examples(batches, count):
 
 
 def test_the_held_out_part_is_the_searchs_val_and_left_out_of_retraining():
-    whole = data.eval_data("digits", 8, 8, seed=3, augment=False)
-    held = data.eval_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
+    whole = dataset_base.eval_data("digits", 8, 8, seed=3, augment=False)
+    held = dataset_base.eval_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
     assert whole.val is None and whole.val_examples == 0
     assert held.val_examples == round(0.1 * whole.train_examples) == 144
     assert held.train_examples + held.val_examples == whole.train_examples
@@ -242,12 +244,12 @@ def test_the_held_out_part_is_the_searchs_val_and_left_out_of_retraining():
     assert len(val) == held.val_examples  # one pass, its last batch smaller
     assert sorted(train + val) == _examples(whole.train, whole.train_examples)
     # Deterministic, and the very examples a search with the same seed validates on.
-    again = data.eval_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
+    again = dataset_base.eval_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
     assert _examples(again.val, held.val_examples) == val
-    search = data.search_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
+    search = dataset_base.search_data("digits", 8, 8, seed=3, augment=False, val_fraction=0.1)
     assert _examples(search.val, search.val_examples) == val
     with pytest.raises(ValueError, match="val_fraction"):
-        data.eval_data("digits", 8, 8, seed=3, val_fraction=1.0)
+        dataset_base.eval_data("digits", 8, 8, seed=3, val_fraction=1.0)
 
 
 def _tags_by_step(directory):
@@ -430,5 +432,5 @@ def test_a_bad_genotype_is_reported_before_the_data_set_is_looked_for(tmp_path):
     config.data_dir = str(tmp_path / "no_data")  # CIFAR-10 is not there
     with pytest.raises(ValueError, match="config.genotype='NO_SUCH_GENOTYPE'") as raised:
         retrain_run.run_training(config, tmp_path / "run")
-    assert not isinstance(raised.value, data.DatasetNotPreparedError)
+    assert not isinstance(raised.value, dataset_base.DatasetNotPreparedError)
     assert not (tmp_path / "run").exists()

@@ -1,4 +1,5 @@
-"""Shared test helpers: CPU device splitting for distribution tests, the tiny search command."""
+"""Shared test helpers: CPU device splitting for distribution tests, the tiny search command,
+folders of generated images."""
 
 import functools
 import os
@@ -89,3 +90,27 @@ def foreign_stderr_lines(stderr):
         for line in stderr.splitlines()
         if not ((match := _PROGRESS_LINE.match(line)) and match.group(1) in _OWN_MODULES)
     ]
+
+
+def write_image_folder(root, classes=("ant", "bee", "cat"), per_class=10, size=8, grey=False):
+    """Writes PNGs in one sub-folder per class under `root`; returns `root`.
+
+    Each class has its own brightness, so that a network can tell them apart; pixels vary with
+    the image index, so that no two images are equal.
+    """
+    channels = 1 if grey else 3
+    for label, name in enumerate(classes):
+        folder = pathlib.Path(root) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            pixels = tf.random.stateless_uniform(
+                [size, size, channels], [label, index], 0, 60, dtype=tf.int32
+            )
+            image = tf.cast(pixels + 90 * label, tf.uint8)
+            (folder / f"{index:03d}.png").write_bytes(tf.io.encode_png(image).numpy())
+    return pathlib.Path(root)
+
+
+def decode_png(path):
+    """The uint8 [H, W, C] pixels of a PNG file."""
+    return tf.io.decode_png(pathlib.Path(path).read_bytes()).numpy()

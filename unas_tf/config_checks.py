@@ -62,20 +62,27 @@ def check(config, rules, prefix="config."):
 
 
 def data_sizes(config):
-    """Checks that a run's data and first batch fit in memory; returns the data set's sizes.
+    """Checks a run's data set and that it and the first batch fit in memory; returns its sizes.
+
+    A user's images are read and checked here (`datasets.user_images`), before any work.
 
     Returns:
-      `data.SplitSizes`, or None for a tensorflow-datasets set not prepared yet (the run then
-      stops with the command that prepares it).
-    """
-    from unas_tf import data  # imports TensorFlow: only once a run's config is checked
+      `datasets.base.SplitSizes`, or None for a built-in tensorflow-datasets set not prepared
+      yet (the run then stops with the command that prepares it).
 
+    Raises:
+      ValueError: an unknown data set or one that cannot be used, naming config.dataset; or
+        images that do not fit in memory.
+    """
+    # Imports TensorFlow: only once a run's config is checked.
+    from unas_tf.datasets import base as dataset_base
+
+    dataset = dataset_base.of_config(config)
+    sizes = dataset.split_sizes(config.image_size)
     check_images_fit_memory(
-        config.batch_size,
-        config.image_size,
-        data.in_memory_bytes(config.dataset, config.image_size),
+        config.batch_size, config.image_size, dataset.in_memory_bytes(config.image_size)
     )
-    return data.split_sizes(config.dataset, config.data_dir or None)
+    return sizes
 
 
 def available_memory_bytes():

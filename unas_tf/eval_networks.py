@@ -6,6 +6,8 @@ same network. The eval config's `network` kind names the search space that build
 ProxylessNAS space's.
 """
 
+import copy
+
 from unas_tf import genotypes
 from unas_tf.search_spaces import base
 
@@ -41,12 +43,37 @@ def config_genotype(config):
     return resolve_genotype(config.genotype, base.for_network(config.network), config)
 
 
-def build_network(config, genotype):
+def with_num_classes(config, num_classes=None):
+    """`config` with its `num_classes` resolved: 0 stands for the data set's class count.
+
+    Args:
+      config: an eval config.
+      num_classes: the data set's class count if the caller knows it (a run's data, an
+        export's record); None looks it up (`datasets.base.of_config`).
+    """
+    if config.num_classes:
+        return config
+    if num_classes is None:
+        from unas_tf.datasets import base as dataset_base  # reads the data set's metadata
+
+        num_classes = dataset_base.of_config(config).num_classes
+    config = copy.deepcopy(config)
+    config.num_classes = num_classes
+    return config
+
+
+def build_network(config, genotype, num_classes=None):
     """Builds the network of `config.network` for an already resolved `genotype`.
+
+    Args:
+      config: an eval config; `num_classes` 0 is the data set's (`with_num_classes`).
+      genotype: the architecture.
+      num_classes: the data set's class count, if known.
 
     Raises:
       ValueError: an unknown network kind.
     """
+    config = with_num_classes(config, num_classes)
     return base.for_network(config.network).build_network(genotype, config)
 
 
@@ -54,9 +81,9 @@ def build(config):
     """Builds the evaluation network an eval preset describes.
 
     Args:
-      config: an eval config (configs/eval/*.py) with `network`, `genotype`, `num_classes`,
-        `image_size`; DARTS networks also read `init_channels`, `layers`, `auxiliary` and
-        optionally `drop_path_rate` and `random_ops`; "proxyless" reads the optional
+      config: an eval config (configs/eval/*.py) with `network`, `genotype`, `num_classes` (0:
+        the data set's), `image_size`; DARTS networks also read `init_channels`, `layers`,
+        `auxiliary` and optionally `drop_path_rate` and `random_ops`; "proxyless" reads the optional
         `width_multiplier` and `dropout_rate`.
 
     Returns:

@@ -1,15 +1,19 @@
 """A trained evaluation network -> a SavedModel that serves uint8 images without this library.
 
 The SavedModel's `serving_default` signature (also callable as `loaded.serve`) takes
-`images`: uint8 [N, H, W, 3], applies the data set's test-time preprocessing inside the graph
-(`data.serving_preprocess`), runs the network in inference mode and returns
-{"probabilities": float32 [N, K], "logits": float32 [N, K]}. The auxiliary head, a training aid,
-is left out. The output directory holds:
+`images`: uint8 [N, H, W, C], applies the data set's test-time preprocessing inside the graph
+(`datasets.base.Dataset.serving_preprocess`), runs the network in inference mode and returns
+{"probabilities": float32 [N, K], "logits": float32 [N, K]}, and, for a data set with class
+names (a user's images: folder names, tfds label names), "classes": string [N, K], the name of
+each probability's class (TensorFlow Serving's classification layout). The auxiliary head, a
+training aid, is left out. The output directory holds:
   saved_model.pb, variables/   the SavedModel (`tf.saved_model.load` needs only TensorFlow)
   model.keras                  the Keras model with its auxiliary head (needs unas_tf to load)
   genotype.json                the architecture
   model.tflite                 optionally, the serving function as a TFLite flatbuffer
-  export_info.json             what was exported; it marks the directory as this tool's export
+  export_info.json             what was exported (the genotype, the data set spec, the image
+                               size, the class names); it marks the directory as this tool's
+                               export
 Everything is written to a temporary sibling directory moved into place at the end, so a
 failure leaves no partial export at the output path. Export never removes what it did not
 write: an existing output is replaced only when it is empty or a previous export (it holds
@@ -26,7 +30,9 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from unas_tf import checkpoints, data, genotypes, retrain_run, run_directory
+from unas_tf import checkpoints, genotypes, retrain_run, run_directory
+from unas_tf.datasets import base as dataset_base
+from unas_tf.datasets import record as dataset_record
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
@@ -36,23 +42,26 @@ _RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically (Linux >= 3
 
 
 class ServingModule(tf.Module):
-    """uint8 images -> {"probabilities", "logits"}: preprocessing and network in one graph.
+    """uint8 images -> {"probabilities", "logits"[, "classes"]}: preprocessing and network in one
+    graph.
 
     Args:
       model: an evaluation network mapping preprocessed images to {"logits", ...}.
-      dataset: the data set name whose test-time transform the images get.
+      dataset: the `datasets.base.Dataset` whose test-time transform the images get.
       image_size: the network's input resolution.
+      class_names: the label names in label order, returned as "classes"; None for none.
     """
 
-    def __init__(self, model, dataset, image_size):
+    def __init__(self, model, dataset, image_size, class_names=None):
         super().__init__(name="serving")
         self.model = model
         # Tracked explicitly: TensorFlow's object graph of a Keras 3 model misses the variables of
         # layers held in Python lists (see `retrain_run.model_variables`).
         self.model_variables = retrain_run.model_variables(model)
-        self._preprocess = data.serving_preprocess(dataset, image_size)
-        size = data.serving_input_size(dataset)
-        self._input_shape = [None, size, size, 3]
+        self._preprocess = dataset.serving_preprocess(image_size)
+        self._class_names = None if class_names is None else tf.constant(list(class_names))
+        size = dataset.serving_input_size(image_size)
+        self._input_shape = [None, size, size, dataset.serving_channels()]
         self.serve = tf.function(
             self._serve,
             input_signature=[tf.TensorSpec(self._input_shape, tf.uint8, name="images")],
@@ -63,7 +72,10 @@ class ServingModule(tf.Module):
         # serving systems call, checks only the dtype, so the shape is checked in the graph too.
         images = tf.ensure_shape(images, self._input_shape)
         logits = self.model(self._preprocess(images), training=False)["logits"]
-        return {"probabilities": tf.nn.softmax(logits), "logits": logits}
+        outputs = {"probabilities": tf.nn.softmax(logits), "logits": logits}
+        if self._class_names is not None:
+            outputs["classes"] = tf.tile(self._class_names[None], [tf.shape(logits)[0], 1])
+        return outputs
 
 
 def check_output(output, workdir=None):
@@ -116,7 +128,7 @@ def is_export(directory):
     return all(os.path.isfile(os.path.join(directory, name)) for name in legacy)
 
 
-def export_model(model, genotype, config, output, tflite=False):
+def export_model(model, genotype, config, output, tflite=False, data_record=None):
     """Exports a trained evaluation network to directory `output`, atomically.
 
     An existing `output` (empty, or a previous export) is replaced only once the new export is
@@ -125,9 +137,11 @@ def export_model(model, genotype, config, output, tflite=False):
     Args:
       model: the network `eval_networks.build(config)` built, trained.
       genotype: its architecture, written to genotype.json.
-      config: its eval config (uses `dataset`, `image_size`, `genotype`).
+      config: its eval config (uses `dataset`, `data_dir`, `image_size`, `genotype`).
       output: the directory to create.
       tflite: also write model.tflite.
+      data_record: what the training run recorded about its data set (`datasets.record`): the
+        statistics and class names to serve with; None reads them from the data set.
 
     Returns:
       `output`, absolute.
@@ -141,7 +155,12 @@ def export_model(model, genotype, config, output, tflite=False):
     try:
         # mkdtemp makes the directory private (0700); an export is an ordinary directory.
         os.chmod(temporary, 0o777 & ~run_directory.current_umask())
-        module = ServingModule(model, config.dataset, config.image_size)
+        dataset = dataset_base.of_config(config)
+        if data_record is None:
+            data_record = dataset.record(config.image_size)
+        dataset.restore(data_record)
+        class_names = data_record["class_names"]
+        module = ServingModule(model, dataset, config.image_size, class_names)
         serving = module.serve.get_concrete_function()
         with _absl_level_kept():
             tf.saved_model.save(module, temporary, signatures={"serving_default": serving})
@@ -156,6 +175,7 @@ def export_model(model, genotype, config, output, tflite=False):
             "genotype": config.genotype,
             "dataset": config.dataset,
             "image_size": config.image_size,
+            "class_names": class_names,
             "files": sorted(os.listdir(temporary)),
         }
         run_directory.write_json_atomically(os.path.join(temporary, EXPORT_INFO_FILE), info)
@@ -244,7 +264,8 @@ def restore_from_workdir(workdir):
     found = checkpoints.newest_first(directory)
     if not found:
         raise ValueError(f"workdir {workdir}: no checkpoint in {directory}")
-    genotype, model = retrain_run.build_model(config)
+    saved = dataset_record.read(workdir)
+    genotype, model = retrain_run.build_model(config, saved and saved["num_classes"])
     checkpoint = tf.train.Checkpoint(model=retrain_run.model_variables(model))
     checkpoints.restore_newest(checkpoint, found, partial=True)
     return config, genotype, model
@@ -260,4 +281,5 @@ def export_from_workdir(workdir, output, tflite=False):
     """
     check_output(output, workdir)
     config, genotype, model = restore_from_workdir(workdir)
-    return export_model(model, genotype, config, output, tflite=tflite)
+    saved = dataset_record.read(workdir)
+    return export_model(model, genotype, config, output, tflite=tflite, data_record=saved)

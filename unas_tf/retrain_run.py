@@ -5,6 +5,8 @@
 workdir holds:
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the architecture being trained
+  dataset.json       the data set's spec, classes and normalisation, which the export reads
+                     (`datasets.record`)
   checkpoints/       the network, the optimizer, the step and the data position
   tensorboard/       loss, accuracy, learning rate, drop-path rate, gradient norm, test accuracy;
                      the config and genotype as JSON texts; with `config.validation_fraction`,
@@ -22,8 +24,8 @@ not clipped), auxiliary head loss weighted 0.4, drop-path ramped linearly per ep
 
 Like the paper, retraining uses the whole training split by default and reports only the test
 split, once, at the end. `config.validation_fraction` > 0 holds out the part of the training split
-a search with the same seed calls search-val (`data.eval_data`) and scores the network on it after
-every epoch: a learning curve that never looks at the test split. The search chose the
+a search with the same seed calls search-val (`datasets.base.eval_data`) and scores the network on
+it after every epoch: a learning curve that never looks at the test split. The search chose the
 architecture on those examples, so the curve of a searched genotype is slightly optimistic; the
 test split stays the unbiased figure.
 """
@@ -37,7 +39,6 @@ from absl import logging
 
 from unas_tf import (
     config_checks,
-    data,
     eval_networks,
     genotypes,
     model_size,
@@ -47,6 +48,8 @@ from unas_tf import (
     strategies,
     summaries,
 )
+from unas_tf.datasets import base as dataset_base
+from unas_tf.datasets import record as dataset_record
 from unas_tf.search_spaces import base as search_space_base
 
 TOP_K = 5  # metrics.json reports top-1 and top-5 accuracy
@@ -87,8 +90,10 @@ def validate(config):
             f"{config.warmup_epochs}"
         )
     search_space_base.for_network(config.network).validate_network(config)
-    if config.cutout and config.dataset == "imagenet2012":
-        raise ValueError("config.cutout: expected 0 on imagenet2012 (cutout is for CIFAR)")
+    if config.cutout and not dataset_base.of_config(config).supports_cutout:
+        raise ValueError(
+            f"config.cutout: expected 0 on {config.dataset} (cutout is for in-memory data sets)"
+        )
     _check_data_sizes(config)
     _config_genotype(config)  # before the data set is looked for, which may take long or fail
 
@@ -99,8 +104,8 @@ def _rules():
     return {
         "network": rules.TEXT,  # the registry names the networks it has
         "genotype": rules.TEXT,
-        "num_classes": rules.POSITIVE_INT,
-        "dataset": rules.one_of(data.KNOWN_DATASETS),
+        "num_classes": rules.with_meaning(rules.NON_NEGATIVE_INT, "(0 = the data set's)"),
+        "dataset": rules.TEXT,  # the registry knows the data sets (`_check_data_sizes`)
         "data_dir": rules.TEXT,
         "image_size": rules.POSITIVE_INT,
         "batch_size": rules.POSITIVE_INT,
@@ -129,7 +134,7 @@ def _check_data_sizes(config):
     sizes = config_checks.data_sizes(config)
     if sizes is None:
         return
-    held_out = data.held_out_examples(sizes.train, config.validation_fraction)
+    held_out = dataset_base.held_out_examples(sizes.train, config.validation_fraction)
     if config.validation_fraction and not 0 < held_out < sizes.train:
         raise ValueError(
             f"config.validation_fraction: expected a fraction holding out at least one of the "
@@ -207,15 +212,20 @@ class Evaluator:
         }
 
 
-def build_model(config):
+def build_model(config, num_classes=None):
     """Builds the evaluation network of `config`: (genotype, keras.Model).
+
+    Args:
+      config: the eval config.
+      num_classes: the data set's class count, for a config whose `num_classes` is 0; None
+        looks it up (`eval_networks.with_num_classes`).
 
     Raises:
       ValueError: an unloadable genotype or one of another search space; the message starts with
         the config key.
     """
     genotype = _config_genotype(config)
-    return genotype, eval_networks.build_network(config, genotype)
+    return genotype, eval_networks.build_network(config, genotype, num_classes)
 
 
 def _config_genotype(config):
@@ -224,18 +234,6 @@ def _config_genotype(config):
         return eval_networks.config_genotype(config)
     except ValueError as error:
         raise ValueError(f"config.genotype={config.genotype!r}: {error}") from error
-
-
-def _evaluation_data(config):
-    return data.eval_data(
-        config.dataset,
-        config.batch_size,
-        config.image_size,
-        config.seed,
-        data_dir=config.data_dir or None,
-        cutout=config.cutout,
-        val_fraction=config.validation_fraction,
-    )
 
 
 def run_training(config, workdir, max_steps=None):
@@ -253,7 +251,7 @@ def run_training(config, workdir, max_steps=None):
     Raises:
       ValueError: an impossible config value, a genotype of another space, a class count other
         than the data set's, or a workdir of another config.
-      data.DatasetNotPreparedError: the data set is not in data_dir.
+      dataset_base.DatasetNotPreparedError: the data set is not in data_dir.
       runs.Diverged: the loss became NaN or infinite.
       run_directory.WorkdirBusy: another process works in `workdir`.
     """
@@ -273,17 +271,26 @@ class RetrainTask(runs.Task):
 
     Raises:
       ValueError: a class count other than the data set's.
-      data.DatasetNotPreparedError: the data set is not in data_dir.
+      dataset_base.DatasetNotPreparedError: the data set is not in data_dir.
     """
 
     def __init__(self, run):
         config = run.config
-        self.data = _evaluation_data(config)
-        if self.data.num_classes != config.num_classes:
+        self.dataset = dataset_record.for_run(config, run.workdir)
+        self.data = self.dataset.eval_data(
+            config.batch_size,
+            config.image_size,
+            config.seed,
+            cutout=config.cutout,
+            val_fraction=config.validation_fraction,
+        )
+        if config.num_classes not in (0, self.data.num_classes):
             raise ValueError(
                 f"config.num_classes: expected {self.data.num_classes} (the classes of "
-                f"{config.dataset}), got {config.num_classes}"
+                f"{config.dataset}) or 0 (the data set's), got {config.num_classes}"
             )
+        if run.chief:
+            dataset_record.write(self.dataset, config.image_size, run.workdir)
         steps_per_epoch = config.steps_per_epoch or self.data.steps_per_epoch
         super().__init__(run, config.epochs * steps_per_epoch, steps_per_epoch)
         self.space = search_space_base.for_network(config.network)
@@ -295,7 +302,7 @@ class RetrainTask(runs.Task):
         """The network, its optimizer with the learning-rate schedule, and the data iterator."""
         config = self.config
         peak_lr = config.lr * config.batch_size / config.lr_reference_batch_size
-        self.genotype, self.model = build_model(config)
+        self.genotype, self.model = build_model(config, self.data.num_classes)
         self.optimizer = keras.optimizers.SGD(
             learning_rate_schedule(
                 peak_lr, self.total_steps, config.warmup_epochs * self.steps_per_epoch

@@ -5,6 +5,7 @@
 workdir holds:
   config.json        the resolved config (a rerun must match it to resume)
   genotype.json      the current argmax architecture, rewritten each epoch and at the end
+  dataset.json       the data set's spec, classes and normalisation (`datasets.record`)
   checkpoints/       w, phi, both optimizers, the step, estimator state, data positions
   tensorboard/       every metric of the step (losses and accuracies of the sampled
                      architectures, objective terms, the norm and estimated variance of the
@@ -39,7 +40,6 @@ from absl import logging
 from unas_tf import (
     adam,
     config_checks,
-    data,
     distributions,
     estimators,
     genotypes,
@@ -48,6 +48,8 @@ from unas_tf import (
     search_step,
     summaries,
 )
+from unas_tf.datasets import base as dataset_base
+from unas_tf.datasets import record as dataset_record
 from unas_tf.latency import search_term
 from unas_tf.search_spaces import base as search_space_base
 
@@ -107,7 +109,7 @@ def _rules():
     rules = config_checks
     return {
         "space": rules.TEXT,  # the registry names the spaces it has
-        "dataset": rules.one_of(data.KNOWN_DATASETS),
+        "dataset": rules.TEXT,  # the registry knows the data sets (`_check_data_sizes`)
         "data_dir": rules.TEXT,
         "image_size": rules.POSITIVE_INT,
         "batch_size": rules.POSITIVE_INT,
@@ -145,7 +147,7 @@ def _check_data_sizes(config):
     sizes = config_checks.data_sizes(config)
     if sizes is None:
         return
-    num_val = data.held_out_examples(sizes.train, data.DEFAULT_VAL_FRACTION)
+    num_val = dataset_base.held_out_examples(sizes.train, dataset_base.DEFAULT_VAL_FRACTION)
     num_train = sizes.train - num_val
     if config.batch_size > num_train:
         raise ValueError(
@@ -218,7 +220,7 @@ def run_search(config, workdir):
 
     Raises:
       ValueError: an impossible config value, or a workdir of another config.
-      data.DatasetNotPreparedError: the data set is not in data_dir.
+      dataset_base.DatasetNotPreparedError: the data set is not in data_dir.
       runs.Diverged: the loss became NaN or infinite.
       run_directory.WorkdirBusy: another process works in `workdir`.
     """
@@ -238,19 +240,20 @@ class SearchTask(runs.Task):
       run: the started `runs.Run` of a validated search config.
 
     Raises:
-      data.DatasetNotPreparedError: the data set is not in data_dir.
+      dataset_base.DatasetNotPreparedError: the data set is not in data_dir.
     """
 
     def __init__(self, run):
         config = run.config
-        self.data = data.search_data(
-            config.dataset,
+        self.dataset = dataset_record.for_run(config, run.workdir)
+        self.data = self.dataset.search_data(
             config.batch_size,
             config.image_size,
             config.seed,
-            data_dir=config.data_dir or None,
             **SEARCH_AUGMENT[config.search_augment],
         )
+        if run.chief:
+            dataset_record.write(self.dataset, config.image_size, run.workdir)
         steps_per_epoch = config.steps_per_epoch or self.data.steps_per_epoch
         super().__init__(run, config.epochs * steps_per_epoch, steps_per_epoch)
         self.search_start = config.warmup_epochs * steps_per_epoch  # the first step of phi

@@ -16,7 +16,7 @@ def network_config(
     Args:
       network: "cifar" (32x32 stem, two reductions) or "imagenet" (224x224 mobile stems).
       genotype: a published name (e.g. UNAS_CIFAR10), a genotype.json path, or random:SEED.
-      num_classes: classifier outputs.
+      num_classes: classifier outputs; 0 for the data set's class count.
       init_channels: C, the first cells' channel count.
       layers: number of cells.
       image_size: input resolution (square).
@@ -53,7 +53,9 @@ def training_fields(**overrides):
         silently ignored by the trainer).
     """
     fields = dict(
-        dataset="cifar10",  # digits | cifar10 | cifar100 | imagenet2012
+        # digits | cifar10 | cifar100 | imagenet2012 | tfds:NAME[:CONFIG] | folder:PATH |
+        # python:MODULE:FUNCTION (unas_tf/datasets/base.py)
+        dataset="cifar10",
         data_dir="",  # tensorflow-datasets data_dir; empty for its default
         batch_size=128,  # global: examples per step over all replicas
         epochs=600,

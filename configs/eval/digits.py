@@ -60,7 +60,7 @@ def get_config():
     return common.network_config(
         "cifar",
         "UNAS_CIFAR10",
-        num_classes=10,
+        num_classes=0,  # the data set's: 10 digits, or the classes of --config.dataset
         init_channels=8,
         layers=5,
         image_size=32,

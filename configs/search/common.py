@@ -10,6 +10,8 @@ def search_config(**overrides):
     """
     config = ml_collections.ConfigDict(
         dict(
+            # digits | cifar10 | cifar100 | imagenet2012 | tfds:NAME[:CONFIG] | folder:PATH |
+            # python:MODULE:FUNCTION (unas_tf/datasets/base.py)
             dataset="digits",
             data_dir="",  # tensorflow-datasets data_dir; empty for its default
             # Which search batches are randomly augmented: both (released CIFAR search) | none

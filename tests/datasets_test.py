@@ -1,4 +1,5 @@
-"""Input pipelines: digits splits, resumable iterators, CIFAR through mocked tfds, errors."""
+"""The built-in data sets through the registry: digits splits, resumable iterators, CIFAR
+through mocked tfds, errors."""
 
 import hashlib
 import os
@@ -8,7 +9,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from unas_tf import data
+from unas_tf.datasets import base as dataset_base
+from unas_tf.datasets import digits, imagenet
 
 NUM_DIGITS = 1797
 
@@ -23,8 +25,8 @@ def _image_hashes(dataset, num_batches):
 
 def _digits_parts(seed, batch_size=2):
     """Image hashes of one pass of search-train, search-val and test of unaugmented digits."""
-    search = data.search_data("digits", batch_size, 8, seed=seed, augment=False)
-    evaluation = data.eval_data("digits", batch_size, 8, seed=seed)
+    search = dataset_base.search_data("digits", batch_size, 8, seed=seed, augment=False)
+    evaluation = dataset_base.eval_data("digits", batch_size, 8, seed=seed)
     return (
         _image_hashes(search.train, search.train_examples // batch_size),
         _image_hashes(search.val, search.val_examples // batch_size),
@@ -34,7 +36,7 @@ def _digits_parts(seed, batch_size=2):
 
 @pytest.mark.parametrize("image_size", [16, 32])
 def test_digits_batches(image_size):
-    search = data.search_data("digits", 8, image_size, seed=0)
+    search = dataset_base.search_data("digits", 8, image_size, seed=0)
     assert search.num_classes == 10
     assert search.image_size == image_size
     assert search.steps_per_epoch == search.train_examples // 8
@@ -50,7 +52,7 @@ def test_digits_batches(image_size):
 
 
 def test_digits_are_grey_and_standardised_on_the_training_part():
-    evaluation = data.eval_data("digits", 64, 16, seed=0, augment=False)
+    evaluation = dataset_base.eval_data("digits", 64, 16, seed=0, augment=False)
     # One pass of the shuffled training data, up to the dropped remainder.
     train = np.concatenate(
         [b["image"] for b in evaluation.train.take(evaluation.steps_per_epoch).as_numpy_iterator()]
@@ -66,12 +68,14 @@ def test_digits_are_grey_and_standardised_on_the_training_part():
 
 
 def test_digits_splits_add_up_and_are_disjoint():
-    search = data.search_data("digits", 2, 8, seed=0)
-    evaluation = data.eval_data("digits", 2, 8, seed=0)
+    search = dataset_base.search_data("digits", 2, 8, seed=0)
+    evaluation = dataset_base.eval_data("digits", 2, 8, seed=0)
     assert search.train_examples + search.val_examples == evaluation.train_examples
     assert evaluation.train_examples + evaluation.test_examples == NUM_DIGITS
-    assert evaluation.test_examples == round(data.DIGITS_TEST_FRACTION * NUM_DIGITS)
-    assert search.val_examples == round(data.DEFAULT_VAL_FRACTION * evaluation.train_examples)
+    assert evaluation.test_examples == round(digits.TEST_FRACTION * NUM_DIGITS)
+    assert search.val_examples == round(
+        dataset_base.DEFAULT_VAL_FRACTION * evaluation.train_examples
+    )
 
     train, val, test = _digits_parts(seed=0)
     # One pass of the training iterator visits every search-train image once.
@@ -95,17 +99,19 @@ def test_digits_split_follows_the_seed_only():
 
 
 def test_val_fraction():
-    search = data.search_data("digits", 4, 8, seed=0, val_fraction=0.5)
+    search = dataset_base.search_data("digits", 4, 8, seed=0, val_fraction=0.5)
     assert search.train_examples == search.val_examples
     with pytest.raises(ValueError, match="val_fraction"):
-        data.search_data("digits", 4, 8, seed=0, val_fraction=1.0)
+        dataset_base.search_data("digits", 4, 8, seed=0, val_fraction=1.0)
     with pytest.raises(ValueError, match="non-empty"):
-        data.search_data("digits", 4, 8, seed=0, val_fraction=1e-4)
+        dataset_base.search_data("digits", 4, 8, seed=0, val_fraction=1e-4)
 
 
 def test_augmentation_is_seeded_and_changes_images():
     def first_batch(seed, augment):
-        return next(iter(data.search_data("digits", 16, 16, seed=seed, augment=augment).train))
+        return next(
+            iter(dataset_base.search_data("digits", 16, 16, seed=seed, augment=augment).train)
+        )
 
     augmented = first_batch(0, True)
     np.testing.assert_array_equal(augmented["image"], first_batch(0, True)["image"])
@@ -117,7 +123,7 @@ def test_augmentation_is_seeded_and_changes_images():
 
 def test_restored_iterator_continues_like_an_uninterrupted_one(tmp_path):
     def pipeline():
-        return data.search_data("digits", 64, 16, seed=3)
+        return dataset_base.search_data("digits", 64, 16, seed=3)
 
     search = pipeline()
     uninterrupted = iter(search.train)
@@ -143,8 +149,12 @@ def test_restored_iterator_continues_like_an_uninterrupted_one(tmp_path):
 @pytest.mark.parametrize("image_size", [32, 16])
 def test_cifar10_with_mocked_tfds(tmp_path, image_size):
     with tfds.testing.mock_data(num_examples=20):
-        search = data.search_data("cifar10", 3, image_size, seed=0, data_dir=os.fspath(tmp_path))
-        evaluation = data.eval_data("cifar10", 3, image_size, seed=0, data_dir=os.fspath(tmp_path))
+        search = dataset_base.search_data(
+            "cifar10", 3, image_size, seed=0, data_dir=os.fspath(tmp_path)
+        )
+        evaluation = dataset_base.eval_data(
+            "cifar10", 3, image_size, seed=0, data_dir=os.fspath(tmp_path)
+        )
     # The last 10% of the training split is search-val (UNAS App. A.2).
     assert (search.train_examples, search.val_examples, search.steps_per_epoch) == (18, 2, 6)
     assert (evaluation.train_examples, evaluation.test_examples) == (20, 20)
@@ -161,8 +171,8 @@ def test_cifar10_with_mocked_tfds(tmp_path, image_size):
 
 
 def test_unprepared_cifar10_says_how_to_prepare_it(tmp_path):
-    with pytest.raises(data.DatasetNotPreparedError) as raised:
-        data.search_data("cifar10", 8, 32, seed=0, data_dir=os.fspath(tmp_path))
+    with pytest.raises(dataset_base.DatasetNotPreparedError) as raised:
+        dataset_base.search_data("cifar10", 8, 32, seed=0, data_dir=os.fspath(tmp_path))
     message = str(raised.value)
     assert "cifar10" in message
     # The command prepares into the data_dir the user gave, not a versioned subdirectory.
@@ -172,26 +182,74 @@ def test_unprepared_cifar10_says_how_to_prepare_it(tmp_path):
 
 
 def test_unprepared_imagenet_mentions_the_manual_dir(tmp_path):
-    with pytest.raises(data.DatasetNotPreparedError, match="manual_dir"):
-        data.search_data("imagenet2012", 8, 32, seed=0, data_dir=os.fspath(tmp_path))
+    with pytest.raises(dataset_base.DatasetNotPreparedError, match="manual_dir"):
+        dataset_base.search_data("imagenet2012", 8, 32, seed=0, data_dir=os.fspath(tmp_path))
 
 
 def test_imagenet_crops():
     pixels = tf.random.stateless_uniform([40, 60, 3], [0, 0], 0, 256, tf.int32)
     encoded = tf.io.encode_jpeg(tf.cast(pixels, tf.uint8))
     seed = tf.constant([0, 1], tf.int64)
-    assert data._imagenet_random_resized_crop(encoded, 16, seed).shape == (16, 16, 3)
-    assert data._imagenet_centre_crop(encoded, 16).shape == (16, 16, 3)
+    assert imagenet.random_resized_crop(encoded, 16, seed).shape == (16, 16, 3)
+    assert imagenet.centre_crop(encoded, 16).shape == (16, 16, 3)
 
 
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="digits.*cifar10.*cifar100.*imagenet2012"):
-        data.search_data("mnist", 8, 16, seed=0)
+        dataset_base.search_data("mnist", 8, 16, seed=0)
     for batch_size in (0, -2):
         with pytest.raises(ValueError, match="batch_size"):
-            data.search_data("digits", batch_size, 16, seed=0)
+            dataset_base.search_data("digits", batch_size, 16, seed=0)
     with pytest.raises(ValueError, match="image_size"):
-        data.eval_data("digits", 8, 0, seed=0)
+        dataset_base.eval_data("digits", 8, 0, seed=0)
+
+
+def test_built_ins_and_ways_in_are_found_by_spec():
+    assert dataset_base.names()[:4] == ("digits", "cifar10", "cifar100", "imagenet2012")
+    assert isinstance(dataset_base.get("digits"), digits.Digits)
+    assert dataset_base.get("folder:/some/where").spec == "folder:/some/where"
+    with pytest.raises(ValueError, match=r"config.dataset: unknown data set 'photos:x'.*folder"):
+        dataset_base.get("photos:x")
+
+
+class _Constant(dataset_base.Dataset):
+    """A user's own registered data set: a name is all a config needs."""
+
+    name = "constant_for_test"
+    num_classes = 2
+
+    def split_sizes(self, image_size):
+        return dataset_base.SplitSizes(4, 2)
+
+    def search_data(
+        self, batch_size, image_size, seed, val_fraction=None, augment=True, augment_val=False
+    ):
+        return "search"
+
+    def eval_data(self, batch_size, image_size, seed, augment=True, cutout=0, val_fraction=0.0):
+        return "eval"
+
+    def serving_input_size(self, image_size):
+        return image_size
+
+    def serving_preprocess(self, image_size):
+        return lambda images: images
+
+
+def test_a_registered_data_set_is_used_by_name():
+    dataset_base.register(_Constant)
+    try:
+        with pytest.raises(ValueError, match="registered already"):
+            dataset_base.register(_Constant)
+        assert dataset_base.search_data("constant_for_test", 2, 8, seed=0) == "search"
+        assert dataset_base.get("constant_for_test").record(8) == {
+            "spec": "constant_for_test",
+            "num_classes": 2,
+            "class_names": None,
+        }
+    finally:
+        dataset_base.unregister("constant_for_test")
+    assert "constant_for_test" not in dataset_base.names()
 
 
 def _shifts(image, padding):
@@ -207,8 +265,8 @@ def _shifts(image, padding):
 
 @pytest.mark.parametrize("augment_val", [False, True])
 def test_search_val_goes_through_the_train_transform_when_asked(augment_val):
-    clean = data.search_data("digits", 8, 16, seed=0, augment=False)
-    search = data.search_data("digits", 8, 16, seed=0, augment_val=augment_val)
+    clean = dataset_base.search_data("digits", 8, 16, seed=0, augment=False)
+    search = dataset_base.search_data("digits", 8, 16, seed=0, augment_val=augment_val)
     clean_val, val = next(iter(clean.val))["image"].numpy(), next(iter(search.val))["image"]
     val = val.numpy()
     assert np.array_equal(clean_val, val) != augment_val

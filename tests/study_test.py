@@ -12,7 +12,14 @@ from unas_tf import study
 def _config(grids=None, seeds=(0, 1), parallel=1, gpus_per_trial=1):
     """A study over a stand-in search config (only its keys and types matter here)."""
     search = ml_collections.ConfigDict(
-        dict(estimator="rebar", objective="gen", gap_weight=0.5, epochs=8, seed=0)
+        dict(
+            estimator="rebar",
+            objective="gen",
+            gap_weight=0.5,
+            epochs=8,
+            seed=0,
+            latency=dict(weight=5.0, target_ms=20.0),
+        )
     )
     evaluation = ml_collections.ConfigDict(dict(genotype="UNAS_CIFAR10", seed=0, epochs=15))
     if grids is None:
@@ -92,6 +99,32 @@ def test_a_trial_config_is_the_preset_with_its_point_and_seed():
     assert config.eval.genotype == "UNAS_CIFAR10"
 
 
+def test_a_nested_axis_overrides_that_key_in_each_trials_search_config():
+    config = _config(
+        grids={"pareto": {"latency": {"weight": (0.0, 2.0)}, "estimator": ("rebar",)}},
+        seeds=(0,),
+    )
+    study.validate(config)
+    trials = study.trials(config)
+    assert [trial.name for trial in trials] == [
+        "estimator=rebar,latency.weight=0.0,seed=0",
+        "estimator=rebar,latency.weight=2.0,seed=0",
+    ]
+    assert study.grid_keys(config) == ["estimator", "latency.weight"]
+    search = study.search_config(config, trials[1])
+    assert (search.latency.weight, search.latency.target_ms) == (2.0, 20.0)
+    assert config.search.latency.weight == 5.0  # the preset is untouched
+    assert study.trial_keys(config, trials[0]) == {"estimator": "rebar", "latency.weight": 0.0}
+    # A grid naming only the other key shows the preset's nested value in that column.
+    config.grids.other = {"gap_weight": (0.0,)}
+    other = study.find_trial(config, "gap_weight=0.0,seed=0")
+    assert study.trial_keys(config, other) == {
+        "estimator": "rebar",
+        "gap_weight": 0.0,
+        "latency.weight": 5.0,
+    }
+
+
 def test_the_random_baseline_searches_nothing_and_retrains_its_seeds_random_cell():
     config = _config()
     random_trials = [trial for trial in study.trials(config) if not trial.searches]
@@ -113,6 +146,22 @@ def test_the_random_baseline_searches_nothing_and_retrains_its_seeds_random_cell
         (
             lambda c: c.grids.gen.__setattr__("estimater", ("rebar",)),
             "config.grids.gen.estimater: unknown search key 'estimater'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("latency", {"wieght": (1.0,)}),
+            "config.grids.gen.latency.wieght: unknown search key 'latency.wieght'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("epochs", {"weight": (1.0,)}),
+            "config.grids.gen.epochs.weight: unknown search key 'epochs.weight'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("latency", {"weight": ("heavy",)}),
+            "config.grids.gen.latency.weight: 'heavy' does not fit search key 'latency.weight'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("latency", {}),
+            "config.grids.gen.latency: expected a non-empty tuple",
         ),
         (
             lambda c: c.grids.gen.__setattr__("estimator", ()),

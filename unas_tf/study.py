@@ -6,8 +6,10 @@ mean, standard deviation and best test error. A study config (configs/study/*.py
 
   search    the search preset every trial starts from
   eval      the retraining preset; its `genotype` and `seed` are the trial's
-  grids     named grids {axis: (values, ...)}, each axis a top-level search key; each grid's
-            product is a set of grid points, and the study's points are their union, in order
+  grids     named grids {axis: (values, ...)}, each axis a search key; a nested key is a nested
+            grid entry ({"latency": {"weight": (...)}} is the axis `latency.weight`); each
+            grid's product is a set of grid points, and the study's points are their union, in
+            order
   seeds     every grid point runs once per seed (the seed of its search and its retraining)
   parallel  how many trials `launch.study` runs at once (not part of the study's identity)
   gpus_per_trial
@@ -106,9 +108,57 @@ def _format(value):
 
 
 def _grid_items(config):
-    """[(grid name, {axis: values})], grids and axes sorted by name (stable trial names)."""
-    grids = config.grids.to_dict() if hasattr(config.grids, "to_dict") else dict(config.grids)
-    return [(name, dict(sorted(grids[name].items()))) for name in sorted(grids)]
+    """[(grid name, {axis: values})], grids and axes sorted by name (stable trial names).
+
+    A grid's nested entries are nested search keys: their axis is the dotted path.
+    """
+    grids = _as_dict(config.grids)
+    return [(name, dict(sorted(_axes(_as_dict(grids[name])).items()))) for name in sorted(grids)]
+
+
+def _as_dict(value):
+    return value.to_dict() if hasattr(value, "to_dict") else dict(value)
+
+
+def _is_mapping(value):
+    return isinstance(value, dict) or hasattr(value, "to_dict")
+
+
+def _axes(grid, prefix=""):
+    """{dotted axis: values} of a grid whose nested mappings are nested search keys.
+
+    An empty nested mapping stays an axis of no values, which `validate` refuses by name.
+    """
+    axes = {}
+    for key, value in grid.items():
+        if _is_mapping(value) and _as_dict(value):
+            axes.update(_axes(_as_dict(value), f"{prefix}{key}."))
+        else:
+            axes[f"{prefix}{key}"] = value
+    return axes
+
+
+def _has_key(search, axis):
+    """Whether `axis` (a dotted path) names a key of the search config."""
+    *sections, key = axis.split(".")
+    for section in sections:
+        if section not in search or not _is_mapping(search[section]):
+            return False
+        search = search[section]
+    return key in search
+
+
+def _get_key(search, axis):
+    for part in axis.split("."):
+        search = search[part]
+    return search
+
+
+def _set_key(search, axis, value):
+    *sections, key = axis.split(".")
+    for section in sections:
+        search = search[section]
+    search[key] = value
 
 
 def validate(config):
@@ -116,9 +166,9 @@ def validate(config):
 
     Raises:
       ValueError: a missing key, an empty grid, seeds or axis, an axis that is no search key
-        (or is `seed`, which `seeds` sets), a value its search key cannot take, the random
-        baseline in several grid points, a `parallel` or `gpus_per_trial` below 1, or a trial
-        name unfit for a directory.
+        (or is `seed`, which `seeds` sets; a nested axis is named by its dotted path), a value
+        its search key cannot take, the random baseline in several grid points, a `parallel` or
+        `gpus_per_trial` below 1, or a trial name unfit for a directory.
     """
     missing = [key for key in _REQUIRED if key not in config]
     if missing:
@@ -135,7 +185,6 @@ def validate(config):
     items = _grid_items(config)
     if not items:
         raise ValueError("config.grids: expected at least one grid, got none")
-    search_keys = set(config.search.keys())
     for grid, axes in items:
         if not axes:
             raise ValueError(f"config.grids.{grid}: expected at least one axis, got none")
@@ -143,16 +192,17 @@ def validate(config):
             where = f"config.grids.{grid}.{axis}"
             if axis == "seed":
                 raise ValueError(f"{where}: the seed is not a grid axis; set config.seeds")
-            if axis not in search_keys:
+            if not _has_key(config.search, axis):
                 raise ValueError(
-                    f"{where}: unknown search key {axis!r}; an axis is a top-level key of "
-                    "config.search"
+                    f"{where}: unknown search key {axis!r}; an axis is a key of config.search, "
+                    "a nested one given as a nested grid entry (latency.weight as "
+                    "{'latency': {'weight': (...)}})"
                 )
             if not isinstance(values, list | tuple) or not values:
                 raise ValueError(f"{where}: expected a non-empty tuple of values, got {values!r}")
             for value in values:
                 try:
-                    copy.deepcopy(config.search)[axis] = value
+                    _set_key(copy.deepcopy(config.search), axis, value)
                 except TypeError as error:
                     raise ValueError(
                         f"{where}: {value!r} does not fit search key {axis!r} ({error})"
@@ -178,7 +228,8 @@ def grid_points(config):
     """The study's grid points in order: each grid's product, duplicates kept once.
 
     Returns:
-      A list of points, each a tuple of (search key, value) pairs sorted by key.
+      A list of points, each a tuple of (search key, value) pairs sorted by key (a nested key
+      dotted, e.g. "latency.weight").
     """
     points = []
     for _, axes in _grid_items(config):
@@ -218,7 +269,7 @@ def search_config(config, trial):
     """The search config of a trial: the study's search preset, its grid point and seed."""
     search = copy.deepcopy(config.search)
     for key, value in trial.point:
-        search[key] = value
+        _set_key(search, key, value)
     search.seed = trial.seed
     return search
 
@@ -242,7 +293,7 @@ def trial_keys(config, trial):
     search = search_config(config, trial) if trial.searches else None
     point = dict(trial.point)
     return {
-        key: point[key] if key in point else (search[key] if search is not None else None)
+        key: point[key] if key in point else (_get_key(search, key) if search is not None else None)
         for key in grid_keys(config)
     }
 

@@ -322,7 +322,7 @@ def test_an_unreadable_record_is_named(tmp_path):
 # --- results ----------------------------------------------------------------------------------
 
 
-def _done(accuracy, params=1000, variance=None, search_seconds=60.0):
+def _done(accuracy, params=1000, variance=None, search_seconds=60.0, latency_ms=None):
     return {
         "status": "done",
         "test_accuracy": accuracy,
@@ -331,6 +331,7 @@ def _done(accuracy, params=1000, variance=None, search_seconds=60.0):
         "search_seconds": search_seconds,
         "train_seconds": 120.0,
         "arch_grad_variance": variance,
+        "latency_ms": latency_ms,
     }
 
 
@@ -407,6 +408,23 @@ def test_markdown_is_a_table_with_the_baseline_difference_and_the_failures():
     random = next(line for line in lines if line.startswith("| random "))
     assert "| baseline |" in random
     assert "- `estimator=reinforce,seed=1`: Diverged: step 3" in text
+
+
+def test_latency_is_meaned_per_group_and_shown_only_when_measured():
+    config = _config(grids={"g": {"latency": {"weight": (0.0, 1.0)}}}, seeds=(0, 1))
+    records = {
+        "latency.weight=0.0,seed=0": _done(0.9, latency_ms=30.0),
+        "latency.weight=0.0,seed=1": _done(0.8, latency_ms=40.0),
+        "latency.weight=1.0,seed=0": _done(0.7, latency_ms=10.0),
+    }
+    results = study.aggregate(config, records)
+    assert [group["latency_ms"] for group in results["groups"]] == [35.0, 10.0]
+    rows = {row["name"]: row for row in results["trials"]}
+    assert rows["latency.weight=1.0,seed=0"]["latency_ms"] == 10.0
+    text = study.render_markdown(results)
+    assert "| latency.weight | n | test accuracy | best | params | latency (ms) |" in text
+    assert "| 0.0 | 2 | 0.8500 ± 0.0707 | 0.9000 | 1,000 | 35.00 |" in text
+    assert "latency" not in study.render_markdown(_results())
 
 
 def test_results_are_written_as_json_and_markdown(tmp_path):

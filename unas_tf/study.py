@@ -66,6 +66,7 @@ METRICS = (
     "search_seconds",
     "train_seconds",
     "arch_grad_variance",
+    "latency_ms",  # re-measured after retraining, in a study whose search measures latency
 )
 
 
@@ -483,9 +484,9 @@ def aggregate(config, records):
       {"summary": {status: count}, "keys": grid keys, "trials": [one object per trial: its
       name, grid keys, seed, status, metrics (None when absent), error if failed], "groups":
       [one object per grid point: its name and keys, "n" done trials, "failed", "mean", "std",
-      "best" of test accuracy, mean "params", "macs", "search_seconds", "train_seconds" and
-      "arch_grad_variance", and "vs_random": Welch's test against the random baseline or
-      None]}. Means over no values are None; std needs two values.
+      "best" of test accuracy, mean "params", "macs", "search_seconds", "train_seconds",
+      "arch_grad_variance" and "latency_ms", and "vs_random": Welch's test against the random
+      baseline or None]}. Means over no values are None; std needs two values.
     """
     rows = []
     for trial in trials(config):
@@ -512,7 +513,7 @@ def aggregate(config, records):
         group["mean"] = seed_statistics.mean(scores) if scores else None
         group["std"] = seed_statistics.sample_std(scores)
         group["best"] = max(scores) if scores else None
-        for metric in ("params", "macs", "search_seconds", "train_seconds", "arch_grad_variance"):
+        for metric in METRICS[1:]:  # test accuracy, first, has its mean, std and best above
             values = [row[metric] for row in done if row[metric] is not None]
             group[metric] = seed_statistics.mean(values) if values else None
         group["random_baseline"] = dict(point).get("estimator") == RANDOM
@@ -563,12 +564,15 @@ def render_markdown(results, title="Study results"):
         for state in (DONE, FAILED, UNFINISHED, PENDING)
         if summary[state]
     )
+    # A study whose search measures no latency has no latency column.
+    latency = any(group["latency_ms"] is not None for group in results["groups"])
     header = [
         *keys,
         "n",
         "test accuracy",
         "best",
         "params",
+        *(["latency (ms)"] if latency else []),
         "search + retrain (min)",
         "arch. grad. variance",
         "vs random",
@@ -603,6 +607,7 @@ def render_markdown(results, title="Study results"):
             accuracy,
             _cell(group["best"], "{:.4f}"),
             _cell(group["params"], "{:,.0f}"),
+            *([_cell(group["latency_ms"], "{:.2f}")] if latency else []),
             _cell(minutes, "{:.1f}"),
             _cell(group["arch_grad_variance"], "{:.3g}"),
             versus,
@@ -617,6 +622,11 @@ def render_markdown(results, title="Study results"):
         "mean over the search's logged steps of `arch_grad_variance`, the estimated variance "
         "of one step's architecture gradient (summed over phi).",
     ]
+    if latency:
+        lines[-1] += (
+            " Latency: the mean over the done trials of the retrained architecture's latency, "
+            "re-measured after its retraining with the search's latency settings (ms per batch)."
+        )
     failed = [row for row in results["trials"] if row["status"] == FAILED]
     if failed:
         lines += ["", "## Failed trials", ""]

@@ -32,8 +32,10 @@ as processes. A study directory holds
                     train/ (an ordinary retraining workdir), log.txt (its process's output) and
                     the TensorBoard HParams session of its keys and metrics
   tensorboard/      the HParams experiment (its keys' domains and the metrics)
-  results.json      `aggregate`'s trials and groups
+  results.json      `aggregate`'s trials and groups (and "pareto_front")
   results.md        the same as a table like the paper's Table 2
+  pareto.png        with latency (unas_tf/pareto.py): test accuracy against latency, the
+                    non-dominated trials marked; also an image in the TensorBoard run pareto/
 """
 
 import copy
@@ -49,6 +51,7 @@ TRIALS_DIR = "trials"
 TRIAL_FILE = "trial.json"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
+PARETO_PLOT = "pareto.png"  # written beside results.md by unas_tf/pareto.py
 RANDOM = "random"  # the `estimator` value of the random-cell baseline
 FORMAT_VERSION = 1
 # Study config keys that say how to run the study, not what it is.
@@ -551,7 +554,10 @@ def _p_value(p):
 
 
 def render_markdown(results, title="Study results"):
-    """`aggregate`'s results as Markdown: a table like UNAS Table 2, then failures.
+    """`aggregate`'s results as Markdown: a table like UNAS Table 2, the Pareto front, failures.
+
+    The front is listed when the results hold "pareto_front", the names of the non-dominated
+    trials that `unas_tf/pareto.py` plotted into `PARETO_PLOT` (launch/study.py adds it).
 
     Test accuracy (not error) as mean +- sample standard deviation over the done trials, and
     the best; each group's difference of means to the random baseline +- its standard error,
@@ -627,6 +633,16 @@ def render_markdown(results, title="Study results"):
             " Latency: the mean over the done trials of the retrained architecture's latency, "
             "re-measured after its retraining with the search's latency settings (ms per batch)."
         )
+    if results.get("pareto_front"):
+        lines += [
+            "",
+            "## Latency against accuracy",
+            "",
+            f"![test accuracy against latency]({PARETO_PLOT}): non-dominated (no other trial "
+            "at least as fast and as accurate, and better in one), fastest first:",
+            "",
+            *(f"- `{name}`" for name in results["pareto_front"]),
+        ]
     failed = [row for row in results["trials"] if row["status"] == FAILED]
     if failed:
         lines += ["", "## Failed trials", ""]

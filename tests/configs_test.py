@@ -7,7 +7,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from configs.search import common
-from unas_tf import retrain_run, search_run, study_trial
+from unas_tf import retrain_run, search_run, study, study_trial
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {"network", "genotype", "image_size", "num_classes"}
@@ -269,7 +269,12 @@ STUDY_PRESETS = sorted(
 
 
 def test_the_study_presets_exist():
-    assert [pathlib.Path(p).stem for p in STUDY_PRESETS] == ["cifar10", "digits", "smoke"]
+    assert [pathlib.Path(p).stem for p in STUDY_PRESETS] == [
+        "cifar10",
+        "digits",
+        "proxyless_pareto",
+        "smoke",
+    ]
 
 
 @pytest.mark.parametrize("preset", STUDY_PRESETS)
@@ -278,3 +283,30 @@ def test_study_preset_is_valid_and_gives_its_command(preset):
     assert (config.search.epochs, config.seeds) == (20, (0, 1))
     study_trial.validate(config)  # the grid, and every trial's search and retraining config
     assert "python -m launch.study" in (ROOT / preset).read_text()
+
+
+def test_the_pareto_study_sweeps_the_latency_weight_over_seeds_on_digits():
+    config = _parse("configs/study/proxyless_pareto.py")
+    searching = [trial for trial in study.trials(config) if trial.searches]
+    weights = {dict(trial.point)["latency.weight"] for trial in searching}
+    assert len(weights) >= 3 and len(config.seeds) >= 2
+    assert len(searching) == len(weights) * len(config.seeds)
+    assert (config.search.space, config.search.dataset, config.eval.dataset) == (
+        "proxyless",
+        "digits",
+        "digits",
+    )
+    assert (config.eval.network, config.eval.width_multiplier) == (
+        "proxyless",
+        config.search.width_multiplier,
+    )
+    assert all(study_trial.measures_latency(config, trial) for trial in study.trials(config))
+    # The nested axis is overridden as any key.
+    config = _parse(
+        "configs/study/proxyless_pareto.py", "--config.grids.pareto.latency.weight=(0.0, 2.0)"
+    )
+    assert [trial.name for trial in study.trials(config)][:2] == [
+        "latency.weight=0.0,seed=0",
+        "latency.weight=0.0,seed=1",
+    ]
+    assert study.search_config(config, study.trials(config)[2]).latency.weight == 2.0

@@ -18,20 +18,25 @@ Shorter budgets than the search preset, as configs/study/digits.py shortens its 
               weight-only steps, then 100 architecture steps; the surrogate g fit on 60 random
               architectures (the preset: 200)
   retraining  the ProxylessNAS network of the searched layers at width 0.25 on 32x32 digits
-              (the search's network), 3 epochs of the 1438 training digits at batch 32
+              (the search's network), 12 epochs of the 1438 training digits at batch 32: the
+              random architecture random:0 reached test top-1 0.38 after 3 epochs and 0.91
+              after 12 (140 s; 2-core AMD EPYC at load average 13, 2026-12-04)
 
-Expected on a 2-core CPU: each searching trial about 15 minutes (~3 to time the surrogate's
-architectures, ~4 of warm-up, ~6 of architecture steps at ~3.4 s, ~2 of retraining), a
-random-architecture trial about 3; 6 searching and 2 random trials at 2 at a time about 50
-minutes on a quiet machine (the measured figures are in bench/README.md). Two trials at a time
-share the CPU, which the process clock of the latency meter largely hides; `--config.parallel=1`
-measures on a quieter CPU at twice the wall time.
+Expected time, estimated from the search preset's figures (bench/README.md: ~2.8 s per
+surrogate architecture, ~0.6 s per warm-up step, ~3.4 s per architecture step on a quiet
+2-core CPU), not yet measured for this preset: a searching trial ~15 minutes (~3 for g's
+architectures, ~3 of warm-up, ~6 of architecture steps, ~3 of retraining), a random one ~4;
+8 trials two at a time ~1 hour on a quiet machine, and far more on a loaded one: a shortened
+run (6 epochs, 20 architectures, 1 retraining epoch) took 23 minutes a searching trial at load
+average 13 (bench/README.md). Two trials at a time share the CPU, which the latency meter's
+process clock largely hides; `--config.parallel=1` measures on a quieter CPU at twice the wall
+time.
 
-What it shows: the latency term buys latency with accuracy. On this CPU every architecture is
-above the 20 ms target (bench/README.md), so the hinge acts as a plain latency penalty and
-larger lambda_lat gives faster architectures; the plot shows which weights stay on the front
-(at these short budgets a retrained digits network reaches 0.9 to 0.98 test top-1 whatever its
-layers, so the front is mostly a latency ordering).
+What it shows: the latency term buys latency with accuracy. On the CPUs of bench/README.md
+most architectures are above the 20 ms target (the shortened run's searched ones re-measured
+at 29 and 32 ms without the term), so the hinge acts as a plain latency penalty and larger
+lambda_lat should give faster architectures; the plot shows which weights stay on the
+front, against the random architectures' latency and accuracy.
 """
 
 from configs.eval import proxyless_imagenet as eval_proxyless
@@ -53,7 +58,7 @@ def get_config():
         batch_size=32,
         lr=0.1,  # as configs/eval/digits.py
         lr_reference_batch_size=32,
-        epochs=3,
+        epochs=12,  # see the docstring
         warmup_epochs=0,
         weight_decay=3e-4,
         log_every=15,

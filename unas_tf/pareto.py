@@ -54,7 +54,7 @@ def measured_trials(results):
     return [
         row
         for row in results["trials"]
-        if row["status"] == "done"
+        if row["status"] == study.DONE
         and row.get("latency_ms") is not None
         and math.isfinite(row["latency_ms"])
     ]

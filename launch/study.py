@@ -16,8 +16,10 @@ run at once when there are not enough for `parallel` of them. A line after each 
 many are done and failed, and the time left. Rerunning the same command skips done trials and
 resumes the others from their checkpoints (failed ones are tried again). The workdir
 receives study.json, trials/, tensorboard/ (the HParams experiment: point TensorBoard at the
-workdir), results.json and results.md, which is also printed. The exit status is 1 if a trial
-failed or did not finish.
+workdir), results.json and results.md, which is also printed; when the trials re-measure their
+latency (a search config with a `latency` section), also pareto.png, test accuracy against
+latency with the non-dominated trials marked, and the same image in the TensorBoard run
+pareto/. The exit status is 1 if a trial failed or did not finish.
 
 --list prints one self-contained shell command per trial, for a cluster's scheduler; each runs
 that trial alone (--trial=NAME) on the GPUs the scheduler gives it (ask it for
@@ -35,7 +37,7 @@ import time
 from absl import app, flags, logging
 
 from launch import common
-from unas_tf import progress, run_directory, runs, runtime, study, study_trial
+from unas_tf import pareto, progress, run_directory, runs, runtime, study, study_trial
 from unas_tf.search_spaces import base as search_space_base
 
 _DEFAULT_CONFIG = "configs/study/digits.py"
@@ -123,8 +125,10 @@ def _gpu_slots(config, gpus):
 
 
 def _aggregate(config, workdir):
-    """Writes results.json, results.md and the HParams experiment; returns the results."""
+    """Writes results.json, results.md, the Pareto plot (when trials have a latency) and the
+    HParams experiment; returns the results."""
     results = study.aggregate(config, study.read_records(config, workdir))
+    results["pareto_front"] = pareto.write(workdir, results)
     study.write_results(workdir, results)
     study_trial.write_experiment(config, workdir)
     return results

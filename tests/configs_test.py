@@ -7,7 +7,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from configs.search import common
-from unas_tf import retrain_run, search_run, study_trial
+from unas_tf import retrain_run, search_run, study, study_trial
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVAL_KEYS = {"network", "genotype", "image_size", "num_classes"}
@@ -270,7 +270,7 @@ STUDY_PRESETS = sorted(
 
 
 def test_the_study_presets_exist():
-    assert {"cifar10", "digits", "digits_recipe", "smoke"} <= {
+    assert {"cifar10", "digits", "digits_recipe", "proxyless_pareto", "smoke"} <= {
         pathlib.Path(p).stem for p in STUDY_PRESETS
     }
 
@@ -316,3 +316,30 @@ def test_the_imagenet_search_is_as_wide_as_the_released_network():
 
 def test_proxyless_retraining_smooths_labels_as_the_released_code():
     assert _parse("configs/eval/proxyless_imagenet.py").label_smoothing == 0.1
+
+
+def test_the_pareto_study_sweeps_the_latency_weight_over_seeds_on_digits():
+    config = _parse("configs/study/proxyless_pareto.py")
+    searching = [trial for trial in study.trials(config) if trial.searches]
+    weights = {dict(trial.point)["latency.weight"] for trial in searching}
+    assert len(weights) >= 3 and len(config.seeds) >= 2
+    assert len(searching) == len(weights) * len(config.seeds)
+    assert (config.search.space, config.search.dataset, config.eval.dataset) == (
+        "proxyless",
+        "digits",
+        "digits",
+    )
+    assert (config.eval.network, config.eval.width_multiplier) == (
+        "proxyless",
+        config.search.width_multiplier,
+    )
+    assert all(study_trial.measures_latency(config, trial) for trial in study.trials(config))
+    # The nested axis is overridden as any key.
+    config = _parse(
+        "configs/study/proxyless_pareto.py", "--config.grids.pareto.latency.weight=(0.0, 2.0)"
+    )
+    assert [trial.name for trial in study.trials(config)][:2] == [
+        "latency.weight=0.0,seed=0",
+        "latency.weight=0.0,seed=1",
+    ]
+    assert study.search_config(config, study.trials(config)[2]).latency.weight == 2.0

@@ -10,10 +10,10 @@ import subprocess
 import pytest
 import tensorflow as tf
 
-from configs.study import smoke
+from configs.study import proxyless_pareto, smoke
 from launch import study as launcher
 from tests import testing
-from unas_tf import study
+from unas_tf import pareto, study
 
 SMOKE = "--config=configs/study/smoke.py"
 REBAR, RANDOM = "estimator=rebar,seed=0", "estimator=random,seed=0"
@@ -201,6 +201,26 @@ def test_the_smoke_study_runs_end_to_end_and_a_rerun_skips_it(tmp_path):
 
 
 # --- in this process: GPUs and progress lines, with fake trial processes ------------------------
+
+
+def test_aggregating_trials_with_latency_draws_the_pareto_front(tmp_path):
+    config = proxyless_pareto.get_config()
+    slow, fast = "latency.weight=0.0,seed=0", "latency.weight=5.0,seed=0"
+    records = {
+        slow: _done(0.98, latency_ms=40.0),
+        "latency.weight=0.0,seed=1": _done(0.96, latency_ms=50.0),
+        fast: _done(0.95, latency_ms=20.0),
+    }
+    _fake_study(tmp_path, records, config)
+    results = launcher._aggregate(config, str(tmp_path))
+    assert results["pareto_front"] == [fast, slow]
+    assert json.loads((tmp_path / "results.json").read_text())["pareto_front"] == [fast, slow]
+    assert (tmp_path / pareto.PLOT_FILE).read_bytes().startswith(b"\x89PNG")
+    assert "pareto" in _tags(tmp_path / pareto.SUMMARY_DIR)
+    text = (tmp_path / "results.md").read_text()
+    assert "| rebar | 0.0 | 2 | 0.9700 ± 0.0141 | 0.9800 | 1,000 | 45.00 |" in text
+    assert "![test accuracy against latency](pareto.png)" in text
+    assert f"- `{fast}`\n- `{slow}`\n" in text
 
 
 def test_progress_lines_count_trials_and_estimate_the_time_left():

@@ -12,7 +12,14 @@ from unas_tf import study
 def _config(grids=None, seeds=(0, 1), parallel=1, gpus_per_trial=1):
     """A study over a stand-in search config (only its keys and types matter here)."""
     search = ml_collections.ConfigDict(
-        dict(estimator="rebar", objective="gen", gap_weight=0.5, epochs=8, seed=0)
+        dict(
+            estimator="rebar",
+            objective="gen",
+            gap_weight=0.5,
+            epochs=8,
+            seed=0,
+            latency=dict(weight=5.0, target_ms=20.0),
+        )
     )
     evaluation = ml_collections.ConfigDict(dict(genotype="UNAS_CIFAR10", seed=0, epochs=15))
     if grids is None:
@@ -92,6 +99,32 @@ def test_a_trial_config_is_the_preset_with_its_point_and_seed():
     assert config.eval.genotype == "UNAS_CIFAR10"
 
 
+def test_a_nested_axis_overrides_that_key_in_each_trials_search_config():
+    config = _config(
+        grids={"pareto": {"latency": {"weight": (0.0, 2.0)}, "estimator": ("rebar",)}},
+        seeds=(0,),
+    )
+    study.validate(config)
+    trials = study.trials(config)
+    assert [trial.name for trial in trials] == [
+        "estimator=rebar,latency.weight=0.0,seed=0",
+        "estimator=rebar,latency.weight=2.0,seed=0",
+    ]
+    assert study.grid_keys(config) == ["estimator", "latency.weight"]
+    search = study.search_config(config, trials[1])
+    assert (search.latency.weight, search.latency.target_ms) == (2.0, 20.0)
+    assert config.search.latency.weight == 5.0  # the preset is untouched
+    assert study.trial_keys(config, trials[0]) == {"estimator": "rebar", "latency.weight": 0.0}
+    # A grid naming only the other key shows the preset's nested value in that column.
+    config.grids.other = {"gap_weight": (0.0,)}
+    other = study.find_trial(config, "gap_weight=0.0,seed=0")
+    assert study.trial_keys(config, other) == {
+        "estimator": "rebar",
+        "gap_weight": 0.0,
+        "latency.weight": 5.0,
+    }
+
+
 def test_the_random_baseline_searches_nothing_and_retrains_its_seeds_random_cell():
     config = _config()
     random_trials = [trial for trial in study.trials(config) if not trial.searches]
@@ -113,6 +146,22 @@ def test_the_random_baseline_searches_nothing_and_retrains_its_seeds_random_cell
         (
             lambda c: c.grids.gen.__setattr__("estimater", ("rebar",)),
             "config.grids.gen.estimater: unknown search key 'estimater'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("latency", {"wieght": (1.0,)}),
+            "config.grids.gen.latency.wieght: unknown search key 'latency.wieght'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("epochs", {"weight": (1.0,)}),
+            "config.grids.gen.epochs.weight: unknown search key 'epochs.weight'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("latency", {"weight": ("heavy",)}),
+            "config.grids.gen.latency.weight: 'heavy' does not fit search key 'latency.weight'",
+        ),
+        (
+            lambda c: c.grids.gen.__setattr__("latency", {}),
+            "config.grids.gen.latency: expected a non-empty tuple",
         ),
         (
             lambda c: c.grids.gen.__setattr__("estimator", ()),
@@ -273,7 +322,7 @@ def test_an_unreadable_record_is_named(tmp_path):
 # --- results ----------------------------------------------------------------------------------
 
 
-def _done(accuracy, params=1000, variance=None, search_seconds=60.0):
+def _done(accuracy, params=1000, variance=None, search_seconds=60.0, latency_ms=None):
     return {
         "status": "done",
         "test_accuracy": accuracy,
@@ -282,6 +331,7 @@ def _done(accuracy, params=1000, variance=None, search_seconds=60.0):
         "search_seconds": search_seconds,
         "train_seconds": 120.0,
         "arch_grad_variance": variance,
+        "latency_ms": latency_ms,
     }
 
 
@@ -358,6 +408,23 @@ def test_markdown_is_a_table_with_the_baseline_difference_and_the_failures():
     random = next(line for line in lines if line.startswith("| random "))
     assert "| baseline |" in random
     assert "- `estimator=reinforce,seed=1`: Diverged: step 3" in text
+
+
+def test_latency_is_meaned_per_group_and_shown_only_when_measured():
+    config = _config(grids={"g": {"latency": {"weight": (0.0, 1.0)}}}, seeds=(0, 1))
+    records = {
+        "latency.weight=0.0,seed=0": _done(0.9, latency_ms=30.0),
+        "latency.weight=0.0,seed=1": _done(0.8, latency_ms=40.0),
+        "latency.weight=1.0,seed=0": _done(0.7, latency_ms=10.0),
+    }
+    results = study.aggregate(config, records)
+    assert [group["latency_ms"] for group in results["groups"]] == [35.0, 10.0]
+    rows = {row["name"]: row for row in results["trials"]}
+    assert rows["latency.weight=1.0,seed=0"]["latency_ms"] == 10.0
+    text = study.render_markdown(results)
+    assert "| latency.weight | n | test accuracy | best | params | latency (ms) |" in text
+    assert "| 0.0 | 2 | 0.8500 ± 0.0707 | 0.9000 | 1,000 | 35.00 |" in text
+    assert "latency" not in study.render_markdown(_results())
 
 
 def test_results_are_written_as_json_and_markdown(tmp_path):

@@ -1,12 +1,14 @@
-"""One trial's pieces that need TensorFlow but no network: logged variance, errors, HParams."""
+"""One trial's pieces that need TensorFlow: logged variance, errors, HParams, and a trial's run
+with a fake search and retraining whose record carries the re-measured latency."""
 
 import os
 
 import pytest
 import tensorflow as tf
 
-from configs.study import smoke
-from unas_tf import study, study_trial
+from configs.study import proxyless_pareto, smoke
+from unas_tf import genotypes, retrain_run, search_run, study, study_trial
+from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 
 def _write_scalars(directory, tag, values_by_step):
@@ -63,3 +65,54 @@ def test_hparams_sessions_and_the_experiment(tmp_path):
     study_trial.write_experiment(config, tmp_path)  # kept, not written twice
     assert len(os.listdir(tmp_path / "tensorboard")) == 1
     assert _tags(tmp_path / "tensorboard") == {"_hparams_/experiment"}
+
+
+def _tiny_pareto_study():
+    """The Pareto preset at width 0.1, timed at 16x16 in this process, once per measurement."""
+    config = proxyless_pareto.get_config()
+    config.search.update(width_multiplier=0.1, image_size=16)
+    config.search.latency.update(
+        image_size=16, batch_size=2, warmup_runs=1, repeats=1, runs_per_repeat=1
+    )
+    config.search.latency.update(separate_process=False, intra_op_threads=0, clock="wall")
+    return config
+
+
+def _fake_search_and_retraining(monkeypatch, searched):
+    """Stands in for the search (it writes `searched`) and the retraining (fixed metrics)."""
+
+    def search(config, workdir):
+        del config
+        genotypes.save(searched, os.path.join(workdir, study_trial.GENOTYPE_FILE))
+
+    def retrain(config, workdir):
+        del config, workdir
+        return {"top1": 0.9, "top5": 1.0, "params": 100, "macs": 1000}
+
+    monkeypatch.setattr(search_run, "run_search", search)
+    monkeypatch.setattr(retrain_run, "run_training", retrain)
+
+
+def test_a_trial_records_the_latency_of_the_architecture_it_retrained(tmp_path, monkeypatch):
+    config = _tiny_pareto_study()
+    study_trial.validate(config)
+    searched = proxyless_genotype.random_proxyless(7)
+    _fake_search_and_retraining(monkeypatch, searched)
+    trial = study.find_trial(config, "latency.weight=5.0,seed=0")
+    (tmp_path / "trials" / trial.name / "search").mkdir(parents=True)
+    record = study_trial.run(config, trial, tmp_path)
+    assert record["status"] == study.DONE and record["test_accuracy"] == 0.9
+    assert record["keys"] == {"estimator": "rebar", "latency.weight": 5.0}
+    assert 0 < record["latency_ms"] < float("inf")
+    assert record["latency"]["median_ms"] == record["latency_ms"]
+    assert (record["latency"]["batch_size"], record["latency"]["clock"]) == (2, "wall")
+    assert study.read_record(study.trial_directory(tmp_path, trial)) == record
+    # The random baseline re-measures its random architecture too.
+    random = study.find_trial(config, "estimator=random,seed=1")
+    assert study_trial.run(config, random, tmp_path)["latency_ms"] > 0
+
+
+def test_only_a_study_whose_search_config_measures_latency_re_measures_it():
+    pareto, darts = _tiny_pareto_study(), smoke.get_config()  # darts: no `latency` section
+    assert all(study_trial.measures_latency(pareto, trial) for trial in study.trials(pareto))
+    assert not any(study_trial.measures_latency(darts, trial) for trial in study.trials(darts))

@@ -6,8 +6,10 @@ mean, standard deviation and best test error. A study config (configs/study/*.py
 
   search    the search preset every trial starts from
   eval      the retraining preset; its `genotype` and `seed` are the trial's
-  grids     named grids {axis: (values, ...)}, each axis a top-level search key; each grid's
-            product is a set of grid points, and the study's points are their union, in order
+  grids     named grids {axis: (values, ...)}, each axis a search key; a nested key is a nested
+            grid entry ({"latency": {"weight": (...)}} is the axis `latency.weight`); each
+            grid's product is a set of grid points, and the study's points are their union, in
+            order
   seeds     every grid point runs once per seed (the seed of its search and its retraining)
   parallel  how many trials `launch.study` runs at once (not part of the study's identity)
   gpus_per_trial
@@ -30,8 +32,10 @@ as processes. A study directory holds
                     train/ (an ordinary retraining workdir), log.txt (its process's output) and
                     the TensorBoard HParams session of its keys and metrics
   tensorboard/      the HParams experiment (its keys' domains and the metrics)
-  results.json      `aggregate`'s trials and groups
+  results.json      `aggregate`'s trials and groups (and "pareto_front")
   results.md        the same as a table like the paper's Table 2
+  pareto.png        with latency (unas_tf/pareto.py): test accuracy against latency, the
+                    non-dominated trials marked; also an image in the TensorBoard run pareto/
 """
 
 import copy
@@ -47,6 +51,7 @@ TRIALS_DIR = "trials"
 TRIAL_FILE = "trial.json"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
+PARETO_PLOT = "pareto.png"  # written beside results.md by unas_tf/pareto.py
 RANDOM = "random"  # the `estimator` value of the random-cell baseline
 FORMAT_VERSION = 1
 # Study config keys that say how to run the study, not what it is.
@@ -64,6 +69,7 @@ METRICS = (
     "search_seconds",
     "train_seconds",
     "arch_grad_variance",
+    "latency_ms",  # re-measured after retraining, in a study whose search measures latency
 )
 
 
@@ -106,9 +112,57 @@ def _format(value):
 
 
 def _grid_items(config):
-    """[(grid name, {axis: values})], grids and axes sorted by name (stable trial names)."""
-    grids = config.grids.to_dict() if hasattr(config.grids, "to_dict") else dict(config.grids)
-    return [(name, dict(sorted(grids[name].items()))) for name in sorted(grids)]
+    """[(grid name, {axis: values})], grids and axes sorted by name (stable trial names).
+
+    A grid's nested entries are nested search keys: their axis is the dotted path.
+    """
+    grids = _as_dict(config.grids)
+    return [(name, dict(sorted(_axes(_as_dict(grids[name])).items()))) for name in sorted(grids)]
+
+
+def _as_dict(value):
+    return value.to_dict() if hasattr(value, "to_dict") else dict(value)
+
+
+def _is_mapping(value):
+    return isinstance(value, dict) or hasattr(value, "to_dict")
+
+
+def _axes(grid, prefix=""):
+    """{dotted axis: values} of a grid whose nested mappings are nested search keys.
+
+    An empty nested mapping stays an axis of no values, which `validate` refuses by name.
+    """
+    axes = {}
+    for key, value in grid.items():
+        if _is_mapping(value) and _as_dict(value):
+            axes.update(_axes(_as_dict(value), f"{prefix}{key}."))
+        else:
+            axes[f"{prefix}{key}"] = value
+    return axes
+
+
+def _has_key(search, axis):
+    """Whether `axis` (a dotted path) names a key of the search config."""
+    *sections, key = axis.split(".")
+    for section in sections:
+        if section not in search or not _is_mapping(search[section]):
+            return False
+        search = search[section]
+    return key in search
+
+
+def _get_key(search, axis):
+    for part in axis.split("."):
+        search = search[part]
+    return search
+
+
+def _set_key(search, axis, value):
+    *sections, key = axis.split(".")
+    for section in sections:
+        search = search[section]
+    search[key] = value
 
 
 def validate(config):
@@ -116,9 +170,9 @@ def validate(config):
 
     Raises:
       ValueError: a missing key, an empty grid, seeds or axis, an axis that is no search key
-        (or is `seed`, which `seeds` sets), a value its search key cannot take, the random
-        baseline in several grid points, a `parallel` or `gpus_per_trial` below 1, or a trial
-        name unfit for a directory.
+        (or is `seed`, which `seeds` sets; a nested axis is named by its dotted path), a value
+        its search key cannot take, the random baseline in several grid points, a `parallel` or
+        `gpus_per_trial` below 1, or a trial name unfit for a directory.
     """
     missing = [key for key in _REQUIRED if key not in config]
     if missing:
@@ -135,7 +189,6 @@ def validate(config):
     items = _grid_items(config)
     if not items:
         raise ValueError("config.grids: expected at least one grid, got none")
-    search_keys = set(config.search.keys())
     for grid, axes in items:
         if not axes:
             raise ValueError(f"config.grids.{grid}: expected at least one axis, got none")
@@ -143,16 +196,17 @@ def validate(config):
             where = f"config.grids.{grid}.{axis}"
             if axis == "seed":
                 raise ValueError(f"{where}: the seed is not a grid axis; set config.seeds")
-            if axis not in search_keys:
+            if not _has_key(config.search, axis):
                 raise ValueError(
-                    f"{where}: unknown search key {axis!r}; an axis is a top-level key of "
-                    "config.search"
+                    f"{where}: unknown search key {axis!r}; an axis is a key of config.search, "
+                    "a nested one given as a nested grid entry (latency.weight as "
+                    "{'latency': {'weight': (...)}})"
                 )
             if not isinstance(values, list | tuple) or not values:
                 raise ValueError(f"{where}: expected a non-empty tuple of values, got {values!r}")
             for value in values:
                 try:
-                    copy.deepcopy(config.search)[axis] = value
+                    _set_key(copy.deepcopy(config.search), axis, value)
                 except TypeError as error:
                     raise ValueError(
                         f"{where}: {value!r} does not fit search key {axis!r} ({error})"
@@ -178,7 +232,8 @@ def grid_points(config):
     """The study's grid points in order: each grid's product, duplicates kept once.
 
     Returns:
-      A list of points, each a tuple of (search key, value) pairs sorted by key.
+      A list of points, each a tuple of (search key, value) pairs sorted by key (a nested key
+      dotted, e.g. "latency.weight").
     """
     points = []
     for _, axes in _grid_items(config):
@@ -218,7 +273,7 @@ def search_config(config, trial):
     """The search config of a trial: the study's search preset, its grid point and seed."""
     search = copy.deepcopy(config.search)
     for key, value in trial.point:
-        search[key] = value
+        _set_key(search, key, value)
     search.seed = trial.seed
     return search
 
@@ -242,7 +297,7 @@ def trial_keys(config, trial):
     search = search_config(config, trial) if trial.searches else None
     point = dict(trial.point)
     return {
-        key: point[key] if key in point else (search[key] if search is not None else None)
+        key: point[key] if key in point else (_get_key(search, key) if search is not None else None)
         for key in grid_keys(config)
     }
 
@@ -432,9 +487,9 @@ def aggregate(config, records):
       {"summary": {status: count}, "keys": grid keys, "trials": [one object per trial: its
       name, grid keys, seed, status, metrics (None when absent), error if failed], "groups":
       [one object per grid point: its name and keys, "n" done trials, "failed", "mean", "std",
-      "best" of test accuracy, mean "params", "macs", "search_seconds", "train_seconds" and
-      "arch_grad_variance", and "vs_random": Welch's test against the random baseline or
-      None]}. Means over no values are None; std needs two values.
+      "best" of test accuracy, mean "params", "macs", "search_seconds", "train_seconds",
+      "arch_grad_variance" and "latency_ms", and "vs_random": Welch's test against the random
+      baseline or None]}. Means over no values are None; std needs two values.
     """
     rows = []
     for trial in trials(config):
@@ -461,7 +516,7 @@ def aggregate(config, records):
         group["mean"] = seed_statistics.mean(scores) if scores else None
         group["std"] = seed_statistics.sample_std(scores)
         group["best"] = max(scores) if scores else None
-        for metric in ("params", "macs", "search_seconds", "train_seconds", "arch_grad_variance"):
+        for metric in METRICS[1:]:  # test accuracy, first, has its mean, std and best above
             values = [row[metric] for row in done if row[metric] is not None]
             group[metric] = seed_statistics.mean(values) if values else None
         group["random_baseline"] = dict(point).get("estimator") == RANDOM
@@ -499,7 +554,10 @@ def _p_value(p):
 
 
 def render_markdown(results, title="Study results"):
-    """`aggregate`'s results as Markdown: a table like UNAS Table 2, then failures.
+    """`aggregate`'s results as Markdown: a table like UNAS Table 2, the Pareto front, failures.
+
+    The front is listed when the results hold "pareto_front", the names of the non-dominated
+    trials that `unas_tf/pareto.py` plotted into `PARETO_PLOT` (launch/study.py adds it).
 
     Test accuracy (not error) as mean +- sample standard deviation over the done trials, and
     the best; each group's difference of means to the random baseline +- its standard error,
@@ -512,12 +570,15 @@ def render_markdown(results, title="Study results"):
         for state in (DONE, FAILED, UNFINISHED, PENDING)
         if summary[state]
     )
+    # A study whose search measures no latency has no latency column.
+    latency = any(group["latency_ms"] is not None for group in results["groups"])
     header = [
         *keys,
         "n",
         "test accuracy",
         "best",
         "params",
+        *(["latency (ms)"] if latency else []),
         "search + retrain (min)",
         "arch. grad. variance",
         "vs random",
@@ -552,6 +613,7 @@ def render_markdown(results, title="Study results"):
             accuracy,
             _cell(group["best"], "{:.4f}"),
             _cell(group["params"], "{:,.0f}"),
+            *([_cell(group["latency_ms"], "{:.2f}")] if latency else []),
             _cell(minutes, "{:.1f}"),
             _cell(group["arch_grad_variance"], "{:.3g}"),
             versus,
@@ -566,6 +628,21 @@ def render_markdown(results, title="Study results"):
         "mean over the search's logged steps of `arch_grad_variance`, the estimated variance "
         "of one step's architecture gradient (summed over phi).",
     ]
+    if latency:
+        lines[-1] += (
+            " Latency: the mean over the done trials of the retrained architecture's latency, "
+            "re-measured after its retraining with the search's latency settings (ms per batch)."
+        )
+    if results.get("pareto_front"):
+        lines += [
+            "",
+            "## Latency against accuracy",
+            "",
+            f"![test accuracy against latency]({PARETO_PLOT}): non-dominated (no other trial "
+            "at least as fast and as accurate, and better in one), fastest first:",
+            "",
+            *(f"- `{name}`" for name in results["pareto_front"]),
+        ]
     failed = [row for row in results["trials"] if row["status"] == FAILED]
     if failed:
         lines += ["", "## Failed trials", ""]

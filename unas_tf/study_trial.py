@@ -7,6 +7,14 @@ got: "searched" (with the search's seconds and logged gradient variance), then "
 test metrics) or "failed" (with the error). Done trials also write a TensorBoard HParams
 session into their directory: their grid keys and seed, and their metrics as scalars.
 
+When the trials' search config says how to measure latency (a `latency` section, in a space
+that measures it), every trial, the random baseline's too, re-measures the latency of the
+architecture it retrained once the retraining is done: the space's deployed network of that
+architecture (`latency_network`, at `latency.image_size`), timed by a new meter of the search's
+latency settings (a new measuring process with `latency.separate_process`), never the search's
+cached figures. The record holds its median as `latency_ms` and the whole measurement as
+`latency`, so that a study can set accuracy against latency (`unas_tf/pareto.py`).
+
 Seconds are wall time of the process that completed a phase: a phase resumed after a stop
 counts only its last part.
 """
@@ -18,7 +26,9 @@ import tensorflow as tf
 from absl import logging
 from tensorboard.plugins.hparams import api as hparams_api
 
-from unas_tf import retrain_run, run_directory, runs, search_run, study, summaries
+from unas_tf import eval_networks, retrain_run, run_directory, runs, search_run, study, summaries
+from unas_tf.latency import measuring_process
+from unas_tf.search_spaces import base as search_space_base
 
 SEARCH_DIR = "search"
 TRAIN_DIR = "train"
@@ -42,7 +52,8 @@ def validate(config):
     study.validate(config)
     for trial in study.trials(config):
         try:
-            if trial.searches:
+            # The random baseline's search config says how to measure its latency.
+            if trial.searches or measures_latency(config, trial):
                 search_run.validate(study.search_config(config, trial))
             # A stand-in genotype: the searched one does not exist yet.
             retrain_run.validate(study.eval_config(config, trial, study.random_genotype(trial)))
@@ -100,13 +111,17 @@ def run(config, trial, workdir):
                 study.eval_config(config, trial, genotype), os.path.join(directory, TRAIN_DIR)
             )
             record.update(
-                status=study.DONE,
                 train_seconds=time.perf_counter() - start,
                 test_accuracy=metrics["top1"],
                 test_top5=metrics["top5"],
                 params=metrics["params"],
                 macs=metrics["macs"],
             )
+            if measures_latency(config, trial):
+                measurement = measure_latency(config, trial, genotype)
+                record.update(latency_ms=measurement.median_ms, latency=measurement.as_dict())
+                logging.info("trial %s: latency %.3f ms", trial.name, measurement.median_ms)
+            record.update(status=study.DONE)
         except Exception as error:  # recorded, so that the study goes on and reports it
             logging.exception("trial %s failed", trial.name)
             record.update(status=study.FAILED, error=_one_line(error))
@@ -115,6 +130,34 @@ def run(config, trial, workdir):
         study.write_record(directory, record)
         write_session(config, trial, directory, record)
         return record
+
+
+def measures_latency(config, trial):
+    """Whether `trial` re-measures its architecture's latency: its search config says how (a
+    `latency` section) in a space that measures latency."""
+    search = study.search_config(config, trial)
+    return "latency" in search and search_space_base.of_config(search).measures_latency
+
+
+def measure_latency(config, trial, genotype):
+    """Measures the latency of the architecture `trial` retrained, with a new meter.
+
+    Args:
+      config: the study config.
+      trial: a `study.Trial` for which `measures_latency` holds.
+      genotype: the eval-config genotype it retrained (a genotype.json path or random:SEED).
+
+    Returns:
+      A `latency.measure.Measurement` of the space's latency network of that architecture.
+    """
+    search = study.search_config(config, trial)
+    space = search_space_base.of_config(search)
+    evaluation = study.eval_config(config, trial, genotype)
+    architecture = eval_networks.resolve_genotype(genotype, space, evaluation)
+    # The meter the search builds for itself, new: its cache is empty, and with
+    # `latency.separate_process` it measures in a new process.
+    meter = measuring_process.search_meter(search, space, evaluation.num_classes)
+    return meter.measure(architecture)
 
 
 def _one_line(error):

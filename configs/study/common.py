@@ -10,8 +10,9 @@ def study_config(search, evaluation, grids, seeds=(0, 1, 2, 3), parallel=1, gpus
       search: the search preset's ConfigDict every trial starts from (`--config.search.KEY`).
       evaluation: the eval preset's ConfigDict every trial retrains with; its genotype and seed
         are the trial's (`--config.eval.KEY`).
-      grids: {grid name: {search key: tuple of values}}; the study's grid points are the union
-        of the grids' products (`--config.grids.NAME.KEY="('a', 'b')"`).
+      grids: {grid name: {search key: tuple of values}}, a nested search key as a nested entry
+        ({"latency": {"weight": (...)}}: the axis latency.weight); the study's grid points are
+        the union of the grids' products (`--config.grids.NAME.KEY="('a', 'b')"`).
       seeds: every grid point runs once per seed; UNAS Table 2 uses 0, 1, 2, 3.
       parallel: trials `launch.study` runs at once, each in its own process.
       gpus_per_trial: on a machine with GPUs, how many each running trial gets to itself (its

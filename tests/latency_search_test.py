@@ -145,6 +145,13 @@ def test_annealed_weight_is_linear_over_the_search_steps():
     np.testing.assert_allclose(weights, [0, 0, 0, 0, 0.025, 0.05, 0.075, 0.1, 0.1])
 
 
+def test_ramp_steps_reaches_the_final_weight_early_and_stays():
+    weights = [
+        latency_objective.annealed_weight(step, 4, 8, 0.1, ramp_steps=2) for step in range(9)
+    ]
+    np.testing.assert_allclose(weights, [0, 0, 0, 0, 0.05, 0.1, 0.1, 0.1, 0.1])
+
+
 class _FakeSupernet(keras.layers.Layer):
     """Linear in the images and in the sample: a step that traces in seconds."""
 

@@ -97,7 +97,10 @@ def proxyless_search_config(latency=None, **overrides):
     config.latency = ml_collections.ConfigDict(
         dict(
             target_ms=10.0,  # t_target: latencies above it cost lambda_lat per millisecond
-            weight=0.1,  # lambda_lat at the end of the search, linear from 0 (App. E.1)
+            weight=0.1,  # lambda_lat at the end of the ramp, linear from 0 (App. E.1)
+            # Search steps lambda_lat ramps over; 0: every search step (App. E.1 is silent;
+            # the released code's latency_iter is 30000 steps).
+            ramp_steps=0,
             estimator="relax",  # relax (UNAS Eq. 5, g as control variate) | reinforce
             surrogate_architectures=10_000,  # random architectures g is fit to (Sec. 5)
             holdout_fraction=0.2,  # of those, held out to report g's MAE and R^2

@@ -89,9 +89,12 @@ width_multiplier    | ProxylessNAS-GPU channels     | 0.25               | CPU s
                     | (App. E.1)                    |                    |
 skip_dropout_rate   | 0.1 (App. E.1)                | 0.1                |
 sampling            | paper silent; preset default  | per_batch          | CPU scale
-latency.weight      | lambda_lat linear 0 -> 0.1    | 5.0, linear from 0 | CPU scale (see above)
-                    | (App. E.1)                    | over the 6 search  |
-                    |                               | epochs             |
+latency.weight      | lambda_lat linear 0 -> 0.1    | 5.0                | CPU scale (see above)
+                    | (App. E.1)                    |                    |
+latency.ramp_steps  | paper silent; released code:  | 0: the ramp spans  | CPU scale: 30000 steps
+                    | latency_iter=30000 steps      | all 150 search     | would leave lambda_lat
+                    |                               | steps              | at 0.5% of its final
+                    |                               |                    | value in this search
 latency.target_ms   | paper silent; preset default  | 20.0               | CPU scale (see above)
 latency.estimator   | RELAX, linear g (Eq. 5,       | relax, linear g    |
                     | Sec. 5)                       |                    |

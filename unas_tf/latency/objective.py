@@ -16,21 +16,25 @@ from unas_tf import estimators, objectives
 ESTIMATORS = ("relax", "reinforce")
 
 
-def annealed_weight(step, search_start, search_steps, final_weight):
-    """lambda_lat at a global step: linear from 0 to `final_weight` over the search steps.
+def annealed_weight(step, search_start, search_steps, final_weight, ramp_steps=0):
+    """lambda_lat at a global step: linear from 0 to `final_weight` over the ramp, then constant.
 
     UNAS App. E.1 anneals the weight "to focus the architecture search on the classification
-    loss initially". The first search step has weight final / search_steps, the last one the
+    loss initially" without saying over how long; the released code ramps it over
+    `latency_iter=30000` steps (proxylessnas/train_search.py), which `ramp_steps` sets. The
+    first search step has weight final / ramp, step ramp - 1 of the search and later ones the
     final weight; warm-up steps have 0.
 
     Args:
       step: 0-based global step about to run.
       search_start: the first step that updates the architecture.
       search_steps: number of architecture-updating steps.
-      final_weight: lambda_lat of the last step (0.1 in the paper).
+      final_weight: lambda_lat at the end of the ramp (0.1 in the paper).
+      ramp_steps: search steps the ramp spans; 0 for all `search_steps`.
     """
-    done = min(max(step - search_start + 1, 0), search_steps)
-    return final_weight * done / max(search_steps, 1)
+    ramp = ramp_steps or search_steps
+    done = min(max(step - search_start + 1, 0), ramp)
+    return final_weight * done / max(ramp, 1)
 
 
 class LatencyObjective:

@@ -30,6 +30,9 @@ _SEED_STREAM = 1
 RULES = {
     "target_ms": config_checks.with_meaning(config_checks.POSITIVE, "(milliseconds)"),
     "weight": config_checks.NON_NEGATIVE,
+    "ramp_steps": config_checks.with_meaning(
+        config_checks.NON_NEGATIVE_INT, "(0 = every search step)"
+    ),
     "estimator": config_checks.one_of(latency_objective.ESTIMATORS),
     "holdout_fraction": config_checks.FRACTION,
     "surrogate_architectures": config_checks.POSITIVE_INT,
@@ -225,7 +228,7 @@ def step_inputs(objective, search_trainer, space, meter, config, step, search_st
         space.genotype_from_indices({key: value.numpy() for key, value in indices.items()}, config)
     ).median_ms
     weight = latency_objective.annealed_weight(
-        step, search_start, search_steps, config.latency.weight
+        step, search_start, search_steps, config.latency.weight, config.latency.ramp_steps
     )
     latency = {
         "seed": seed,

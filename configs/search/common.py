@@ -94,9 +94,26 @@ def proxyless_search_config(latency=None, **overrides):
         arch_lr_final=3e-4,
         arch_weight_decay=1e-6,
     )
-    config.latency = ml_collections.ConfigDict(
+    config.latency = latency_config(**(latency or {}))
+    config.update(overrides)
+    return config
+
+
+def latency_config(**overrides):
+    """Returns the `latency` section of a latency-aware search (UNAS Sec. 5, App. E.1).
+
+    Its defaults are the paper's ImageNet setting on the search's own device; a preset in any
+    space adds the section to measure architectures and add the latency term.
+
+    Args:
+      **overrides: overrides of the section's keys.
+    """
+    latency = ml_collections.ConfigDict(
         dict(
             target_ms=10.0,  # t_target: latencies above it cost lambda_lat per millisecond
+            # Or (target_ms=0) the target as this quantile of the surrogate's random
+            # architectures measured on this machine (unas_tf/latency/target.py).
+            target_quantile=0.0,
             weight=0.1,  # lambda_lat at the end of the ramp, linear from 0 (App. E.1)
             # Search steps lambda_lat ramps over; 0: every search step (App. E.1 is silent;
             # the released code's latency_iter is 30000 steps).
@@ -121,6 +138,5 @@ def proxyless_search_config(latency=None, **overrides):
             intra_op_threads=0,
         )
     )
-    config.latency.update(latency or {})
-    config.update(overrides)
-    return config
+    latency.update(overrides)
+    return latency

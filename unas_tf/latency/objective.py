@@ -41,8 +41,9 @@ class LatencyObjective:
     """max(0, L_lat(z) - target) of one architecture per step, with its surrogate loss.
 
     Args:
-      surrogate: differentiable g mapping {"layers": [S, 21, 7]} samples to [S] milliseconds
-        (a fitted `latency.surrogate.LatencySurrogate`); RELAX's control variate.
+      surrogate: differentiable g mapping {group: [S, ..., K]} samples of a space's choices to
+        [S] milliseconds (a fitted `latency.surrogate.LatencySurrogate`); RELAX's control
+        variate.
       target_ms: the target latency t_target (> 0).
       estimator: "relax" (UNAS Eq. 5) or "reinforce" (Eq. 1 with a moving-average baseline).
       temperature: temperature of RELAX's relaxed samples.
@@ -81,22 +82,20 @@ class LatencyObjective:
         Runs the estimator itself, so the sample is the estimator's by construction.
 
         Args:
-          logits: {"layers": [1, 21, 7]} (masked) logits.
+          logits: {group: [1, ..., K]} (masked) logits.
           seed: shape-[2] stateless seed.
 
         Returns:
-          {"layers": [1, 21, 7]} one-hot sample.
+          {group: [1, ..., K]} one-hot sample.
         """
-        output = self.estimator.surrogate_loss(
-            logits, lambda z: tf.zeros(tf.shape(z["layers"])[:1]), seed
-        )
+        output = self.estimator.surrogate_loss(logits, lambda z: tf.zeros(_num_samples(z)), seed)
         return output.sample
 
     def surrogate_loss(self, logits, seed, latency_ms):
         """The estimator's surrogate of max(0, L_lat(z) - target), for z drawn from `seed`.
 
         Args:
-          logits: {"layers": [1, 21, 7]} (masked) logits; gradients flow back to them.
+          logits: {group: [1, ..., K]} (masked) logits; gradients flow back to them.
           seed: the shape-[2] seed the measured architecture was drawn with (`draw`).
           latency_ms: scalar, the measured latency of that architecture.
 
@@ -105,7 +104,7 @@ class LatencyObjective:
         """
 
         def measured_hinge(z):
-            latency = tf.fill(tf.shape(z["layers"])[:1], tf.cast(latency_ms, tf.float32))
+            latency = tf.fill(_num_samples(z), tf.cast(latency_ms, tf.float32))
             return objectives.latency_hinge(latency, self.target_ms)
 
         return self.estimator.surrogate_loss(logits, measured_hinge, seed)
@@ -118,3 +117,8 @@ class LatencyObjective:
     def state(self):
         """The estimator's variables, for checkpoints (REINFORCE's baseline)."""
         return [v for v in vars(self.estimator).values() if isinstance(v, tf.Variable)]
+
+
+def _num_samples(samples):
+    """[S], the leading dimension of {group: [S, ..., K]} samples, as a shape."""
+    return tf.shape(tf.nest.flatten(samples)[0])[:1]

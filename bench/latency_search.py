@@ -3,6 +3,7 @@ r"""Benchmark: does the latency term bring the searched architecture under the t
     python bench/latency_search.py                  # configs/search/proxyless_digits.py, seed 0
     python bench/latency_search.py --seeds=0,1,2,3,4   # ~40 minutes per seed
     python bench/latency_search.py --workdir=/tmp/latency_search --override=--config.epochs=3
+    python bench/latency_search.py --preset=configs/search/digits_latency.py --backend=tflite
 
 For each seed, runs `launch.search` twice on the same preset, one after the other: once as
 configured (UNAS App. E.1: L_gen + lambda_lat max(0, latency - target)) and once with
@@ -40,7 +41,7 @@ import ml_collections  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes, runs, summaries  # noqa: E402
-from unas_tf.latency import measuring_process  # noqa: E402
+from unas_tf.latency import backends, measure  # noqa: E402
 from unas_tf.latency import target as latency_target  # noqa: E402
 from unas_tf.search_spaces import base  # noqa: E402
 
@@ -50,6 +51,12 @@ _WORKDIR = flags.DEFINE_string(
 )
 _OVERRIDES = flags.DEFINE_multi_string(
     "override", [], "Extra launch.search flags for both runs, e.g. --config.epochs=3."
+)
+_BACKEND = flags.DEFINE_string(
+    "backend",
+    None,
+    "latency.backend of both runs and of the re-measurements (graph, tflite, table:PATH); the "
+    "preset's if unset.",
 )
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Search seeds (--config.seed); a run pair per seed.")
 _REMEASUREMENTS = flags.DEFINE_integer(
@@ -98,6 +105,7 @@ def _search(parent, name, seed, extra):
         f"--config={_PRESET.value}",
         f"--workdir={workdir}",
         *_OVERRIDES.value,
+        *([f"--config.latency.backend={_BACKEND.value}"] if _BACKEND.value else []),
         f"--config.seed={seed}",
         *extra,
     ]
@@ -132,7 +140,7 @@ def _remeasure(run):
     for _ in range(_REMEASUREMENTS.value):
         # A new meter each time: with latency.separate_process, a new measuring process (it
         # starts at the first measurement; the previous one stops with its dropped meter).
-        meter = measuring_process.search_meter(config, base.of_config(config), _DIGITS)
+        meter = backends.search_meter(config, base.of_config(config), _DIGITS)
         medians.append(meter.measure(genotype).median_ms)
     run["remeasured_latency_ms"] = sorted(medians)[len(medians) // 2]
     target_ms = _target_ms(run["workdir"], config)
@@ -174,7 +182,9 @@ def main(argv):
     seeds = {seed: _seed_pair(os.path.join(parent, f"seed{seed}"), seed) for seed in _SEEDS.value}
     report = {
         "preset": _PRESET.value,
+        "backend": _BACKEND.value,
         "overrides": _OVERRIDES.value,
+        "cpu": measure.cpu_model(),
         "seeds": seeds,
         "seeds_holding": sum(pair["claim_holds"] for pair in seeds.values()),
         "seeds_faster": sum(pair["faster_with_latency"] for pair in seeds.values()),

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from launch import common
 from unas_tf import config_checks, data, retrain_run, search_run
-from unas_tf.latency import measure, measuring_process, search_term
+from unas_tf.latency import backends, measure, measuring_process, search_term
 from unas_tf.search_spaces import base as search_space_base
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -22,7 +22,12 @@ SEARCH_PRESETS = (
     "proxyless_imagenet",
 )
 EVAL_PRESETS = ("digits", "cifar10", "cifar100", "imagenet", "proxyless_imagenet")
-LATENCY_RULES = {**search_term.RULES, **measure.METER_RULES, **measuring_process.PROCESS_RULES}
+LATENCY_RULES = {
+    **search_term.RULES,
+    **backends.RULES,
+    **measure.METER_RULES,
+    **measuring_process.PROCESS_RULES,
+}
 
 
 def _preset(kind, name, **overrides):

@@ -185,7 +185,7 @@ def search_data(name, batch_size, image_size, seed, data_dir=None, val_fraction=
     return SearchData(
         train=train,
         val=val,
-        num_classes=_num_classes(name),
+        num_classes=num_classes(name),
         image_size=image_size,
         train_examples=len(train_split.labels),
         val_examples=len(val_split.labels),
@@ -258,7 +258,7 @@ def eval_data(
     return EvalData(
         train=train,
         test=_ordered_batches(test, transforms[False], batch_size),
-        num_classes=_num_classes(name),
+        num_classes=num_classes(name),
         image_size=image_size,
         train_examples=len(training.labels),
         test_examples=len(test.labels),
@@ -325,7 +325,8 @@ def _check_common_args(name, batch_size, image_size):
         )
 
 
-def _num_classes(name):
+def num_classes(name):
+    """The number of labels of data set `name` (one of `KNOWN_DATASETS`), without loading it."""
     if name == "digits":
         return DIGITS_NUM_CLASSES
     if name == "imagenet2012":

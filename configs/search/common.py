@@ -123,7 +123,11 @@ def latency_config(**overrides):
             holdout_fraction=0.2,  # of those, held out to report g's MAE and R^2
             l2=10.0,  # ridge penalty of g (bench/latency.py: small samples need it)
             refit_every_epoch=False,  # refit g with the search's measurements too
-            # The meter (unas_tf/latency/measure.py), as in configs/eval/proxyless_imagenet.py.
+            # Where latencies come from (unas_tf/latency/backends.py): graph (tf.function,
+            # timed) | tflite (TFLite interpreter, timed) | table:PATH (a per-choice table).
+            backend="graph",
+            # The timing meter (unas_tf/latency/measure.py), as in
+            # configs/eval/proxyless_imagenet.py.
             batch_size=32,  # images per timed call (UNAS Sec. 5); <= batch_size
             warmup_runs=3,
             repeats=20,

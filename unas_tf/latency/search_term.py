@@ -1,11 +1,12 @@
 """The measured-latency term of a search, as one object the search run drives (UNAS App. E.1).
 
-A search with a `latency` section times sampled architectures on its own device
-(`measuring_process.search_meter`), keeps every measurement in WORKDIR/latency_measurements.json
-so that a resumed search reuses them, fits the linear surrogate g on random architectures before
-the search, and, when `config.latency.weight` > 0, adds lambda_lat(t) max(0, L_lat(z) - target)
-to the architecture objective (`objective.LatencyObjective`). `SearchLatency` holds all of it;
-the loop calls it at start, at each architecture step, at each epoch's end and at the end.
+A search with a `latency` section measures sampled architectures with its back end
+(`backends`: timed on the search's own device, or summed from a table), keeps every
+measurement in WORKDIR/latency_measurements.json so that a resumed search reuses them, fits the
+linear surrogate g on random architectures before the search, and, when
+`config.latency.weight` > 0, adds lambda_lat(t) max(0, L_lat(z) - target) to the architecture
+objective (`objective.LatencyObjective`). `SearchLatency` holds all of it; the loop calls it at
+start, at each architecture step, at each epoch's end and at the end.
 """
 
 import json
@@ -17,7 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import config_checks, genotypes, run_directory
-from unas_tf.latency import measure, measuring_process
+from unas_tf.latency import backends, measure
 from unas_tf.latency import objective as latency_objective
 from unas_tf.latency import surrogate as latency_surrogate
 from unas_tf.latency import target as latency_target
@@ -74,7 +75,7 @@ def validate(config, space):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
-    measuring_process.search_meter(config, space, num_classes=1)  # names a bad meter setting
+    backends.search_meter(config, space, num_classes=1)  # names a bad meter setting or table
 
 
 class SearchLatency:
@@ -97,7 +98,7 @@ class SearchLatency:
         self.config = config
         self.space = space
         self.workdir = workdir
-        meter = measuring_process.search_meter(config, space, num_classes)
+        meter = backends.search_meter(config, space, num_classes)
         self.record = _Record(meter, os.path.join(workdir, FILE), writes)
         self.objective = self.fit = self.target_ms = None
 

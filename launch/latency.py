@@ -37,7 +37,8 @@ from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
     "configs/eval/proxyless_imagenet.py",
-    "Eval preset (configs/eval/*.py) with a `latency` section; override keys with "
+    "Eval preset (configs/eval/*.py) with a `latency` section, or with --write_table a search "
+    "preset (configs/search/*.py) with one; override keys with "
     "--config.KEY=VALUE, e.g. --config.latency.batch_size=8.",
 )
 _JSON = flags.DEFINE_bool("json", False, "Print one JSON object instead of a summary.")

@@ -8,7 +8,9 @@ the search's own device, so that about a fraction q of random architectures meet
 machine. The paper (UNAS Sec. 5) gives an absolute target (its V100's); `target_ms` keeps that.
 
 The resolved target is logged and written to WORKDIR/latency_target.json; a resumed search
-reads it there instead of computing it again, so the hinge never moves within a run.
+reads it there instead of computing it again, so the hinge never moves within a run. Under
+several workers each worker measures for itself, as it measures every latency, and the chief
+alone writes the file.
 """
 
 import os

@@ -3,10 +3,13 @@ r"""Benchmark: does the latency term bring the searched architecture under the t
     python bench/latency_search.py                  # configs/search/proxyless_digits.py, seed 0
     python bench/latency_search.py --seeds=0,1,2,3,4   # ~40 minutes per seed
     python bench/latency_search.py --workdir=/tmp/latency_search --override=--config.epochs=3
+    python bench/latency_search.py --preset=configs/search/digits_latency.py --backend=tflite
 
 For each seed, runs `launch.search` twice on the same preset, one after the other: once as
 configured (UNAS App. E.1: L_gen + lambda_lat max(0, latency - target)) and once with
-`--config.latency.weight=0` (L_gen alone). Then measures the final argmax architecture of both
+`--config.latency.weight=0` (L_gen alone). With a quantile target
+(`latency.target_quantile`) the second run takes the target the first one resolved, in ms, so
+that both answer to the same target. Then measures the final argmax architecture of both
 --remeasurements times with new meters of the preset's latency section (so new measuring
 processes with `latency.separate_process`). Prints one JSON line: per seed and run the final
 genotype, its latency as the run measured it and as re-measured here, whether it is at or
@@ -38,7 +41,8 @@ import ml_collections  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from unas_tf import genotypes, runs, summaries  # noqa: E402
-from unas_tf.latency import measuring_process  # noqa: E402
+from unas_tf.latency import backends, measure  # noqa: E402
+from unas_tf.latency import target as latency_target  # noqa: E402
 from unas_tf.search_spaces import base  # noqa: E402
 
 _PRESET = flags.DEFINE_string("preset", "configs/search/proxyless_digits.py", "Search preset.")
@@ -47,6 +51,12 @@ _WORKDIR = flags.DEFINE_string(
 )
 _OVERRIDES = flags.DEFINE_multi_string(
     "override", [], "Extra launch.search flags for both runs, e.g. --config.epochs=3."
+)
+_BACKEND = flags.DEFINE_string(
+    "backend",
+    None,
+    "latency.backend of both runs and of the re-measurements (graph, tflite, table:PATH); the "
+    "preset's if unset.",
 )
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Search seeds (--config.seed); a run pair per seed.")
 _REMEASUREMENTS = flags.DEFINE_integer(
@@ -76,6 +86,15 @@ def _final_accuracy(workdir):
     return scores[max(scores)] if scores else None
 
 
+def _target_ms(workdir, config):
+    """The run's target: the one it resolved from a quantile (latency_target.json), or its ms."""
+    path = os.path.join(workdir, latency_target.FILE)
+    if os.path.exists(path):
+        with open(path) as file:
+            return json.load(file)["target_ms"]
+    return config.latency.target_ms
+
+
 def _search(parent, name, seed, extra):
     """Runs one search to completion; its log goes to PARENT/NAME.log."""
     workdir = os.path.join(parent, name)
@@ -86,6 +105,7 @@ def _search(parent, name, seed, extra):
         f"--config={_PRESET.value}",
         f"--workdir={workdir}",
         *_OVERRIDES.value,
+        *([f"--config.latency.backend={_BACKEND.value}"] if _BACKEND.value else []),
         f"--config.seed={seed}",
         *extra,
     ]
@@ -98,7 +118,7 @@ def _search(parent, name, seed, extra):
     genotype, run_ms = _final_latency(workdir)
     return {
         "workdir": workdir,
-        "layers": [genotype.ops[op] for op in genotype.layers],
+        "architecture": base.get(genotype.space).describe(genotype),
         "run_latency_ms": run_ms,
         "argmax_val_accuracy": _final_accuracy(workdir),
         "seconds": time.perf_counter() - started,
@@ -120,21 +140,30 @@ def _remeasure(run):
     for _ in range(_REMEASUREMENTS.value):
         # A new meter each time: with latency.separate_process, a new measuring process (it
         # starts at the first measurement; the previous one stops with its dropped meter).
-        meter = measuring_process.search_meter(config, base.of_config(config), _DIGITS)
+        meter = backends.search_meter(config, base.of_config(config), _DIGITS)
         medians.append(meter.measure(genotype).median_ms)
     run["remeasured_latency_ms"] = sorted(medians)[len(medians) // 2]
-    run["meets_target"] = run["remeasured_latency_ms"] <= config.latency.target_ms
-    return config.latency.target_ms
+    target_ms = _target_ms(run["workdir"], config)
+    run["meets_target"] = run["remeasured_latency_ms"] <= target_ms
+    return target_ms
 
 
 def _seed_pair(parent, seed):
     """Both runs of one seed, then both final architectures re-measured side by side."""
-    runs = {"with_latency": [], "without_latency": ["--config.latency.weight=0"]}
     os.makedirs(parent, exist_ok=True)
     # One after the other: a concurrent run's load would enter the other's latency measurements.
-    report = {name: _search(parent, name, seed, extra) for name, extra in runs.items()}
+    report = {"with_latency": _search(parent, "with_latency", seed, [])}
+    with open(os.path.join(report["with_latency"]["workdir"], "config.json")) as file:
+        config = ml_collections.ConfigDict(json.load(file))
+    target_ms = _target_ms(report["with_latency"]["workdir"], config)
+    without = [
+        "--config.latency.weight=0",
+        f"--config.latency.target_ms={target_ms!r}",
+        "--config.latency.target_quantile=0",
+    ]
+    report["without_latency"] = _search(parent, "without_latency", seed, without)
     # Re-measured together, after both runs, so machine load treats them alike.
-    for name in runs:
+    for name in ("with_latency", "without_latency"):
         report["target_ms"] = _remeasure(report[name])
     report["claim_holds"] = (
         report["with_latency"]["meets_target"] and not report["without_latency"]["meets_target"]
@@ -153,7 +182,9 @@ def main(argv):
     seeds = {seed: _seed_pair(os.path.join(parent, f"seed{seed}"), seed) for seed in _SEEDS.value}
     report = {
         "preset": _PRESET.value,
+        "backend": _BACKEND.value,
         "overrides": _OVERRIDES.value,
+        "cpu": measure.cpu_model(),
         "seeds": seeds,
         "seeds_holding": sum(pair["claim_holds"] for pair in seeds.values()),
         "seeds_faster": sum(pair["faster_with_latency"] for pair in seeds.values()),

@@ -1,4 +1,4 @@
-r"""Measures the inference latency of an evaluation network on this machine's default device.
+r"""Measures the inference latency of an evaluation network, or writes a per-choice latency table.
 
     python -m launch.latency --config=configs/eval/proxyless_imagenet.py \
         --config.genotype=UNAS_PROXYLESS --json
@@ -11,22 +11,49 @@ inference compiled with `tf.function` (`--config.latency.jit_compile=True` for X
 `latency.warmup_runs` untimed calls, `latency.repeats` calls on a batch of
 `latency.batch_size` images are timed. Prints the median (the latency) and the interquartile
 range (the noise), in milliseconds per batch. UNAS Sec. 5 uses batch 32 on a V100.
+
+    python -m launch.latency --config=configs/search/digits_latency.py --write_table=table.json
+    python -m launch.search --config=configs/search/digits_latency.py --workdir=/tmp/dl \
+        --config.latency.backend=table:table.json
+
+With --write_table and a search preset, measures a per-choice latency table for that search's
+choices with the preset's latency back end (`--config.latency.backend=tflite` for TFLite) on
+this machine (unas_tf/latency/table.py: a base architecture, then each selector's choices with
+the other selectors fixed), writes it to PATH, and reports how well its sums predict the
+measured latency of --table_architectures random architectures (MAE in ms and R^2). A table
+written on a device (a phone, with its own timing) in the same JSON form serves the same way:
+`--config.latency.backend=table:PATH` then sums it and times nothing.
 """
 
+import datetime
 import json
 
 from absl import app, flags
 
 from launch import common
-from unas_tf import eval_networks, retrain_run
-from unas_tf.latency import measure
+from unas_tf import eval_networks, retrain_run, search_run
+from unas_tf.datasets import base as dataset_base
+from unas_tf.latency import backends, measure, table
+from unas_tf.search_spaces import base as search_space_base
 
 _CONFIG = common.define_config_file(
     "configs/eval/proxyless_imagenet.py",
-    "Eval preset (configs/eval/*.py) with a `latency` section; override keys with "
+    "Eval preset (configs/eval/*.py) with a `latency` section, or with --write_table a search "
+    "preset (configs/search/*.py) with one; override keys with "
     "--config.KEY=VALUE, e.g. --config.latency.batch_size=8.",
 )
 _JSON = flags.DEFINE_bool("json", False, "Print one JSON object instead of a summary.")
+_WRITE_TABLE = flags.DEFINE_string(
+    "write_table",
+    None,
+    "Write a per-choice latency table (JSON) for the search preset given as --config to this "
+    "path, measured with its latency back end, and report its prediction error.",
+)
+_TABLE_ARCHITECTURES = flags.DEFINE_integer(
+    "table_architectures",
+    20,
+    "With --write_table: random architectures measured whole to check the table's sums.",
+)
 
 
 def run(config):
@@ -62,8 +89,73 @@ def run(config):
     }
 
 
+def write_table(config, path, num_architectures):
+    """Measures and writes the latency table of a search preset's choices; returns the report.
+
+    Args:
+      config: a search preset with a `latency` section whose back end times (graph, tflite).
+      path: where the table's JSON goes.
+      num_architectures: random architectures measured whole to check the table's sums.
+
+    Raises:
+      ValueError: not a latency search preset, a table back end, or a bad setting; the message
+        names the key.
+    """
+    if "space" not in config or "latency" not in config:
+        raise ValueError(
+            "--write_table: expected a search preset with a `latency` section (e.g. "
+            "configs/search/digits_latency.py) as --config"
+        )
+    if isinstance(num_architectures, bool) or num_architectures < 2:
+        raise ValueError(f"--table_architectures: expected at least 2, got {num_architectures}")
+    search_run.validate(config)
+    space = search_space_base.of_config(config)
+    meter = backends.search_meter(config, space, dataset_base.of_config(config).num_classes)
+    if isinstance(meter, table.TableMeter):
+        raise ValueError(
+            "config.latency.backend: --write_table times architectures: expected graph or "
+            f"tflite, got {config.latency.backend!r}"
+        )
+    latency = config.latency
+    measured_with = {
+        "backend": latency.backend,
+        "batch_size": latency.batch_size,
+        "image_size": latency.image_size or config.image_size,
+        "clock": latency.clock,
+        "cpu": measure.cpu_model(),
+        "date": datetime.date.today().isoformat(),
+    }
+    latency_table = table.measure_table(space, config, meter, measured_with)
+    error = table.prediction_error(
+        latency_table, space, config, meter, num_architectures, seed=config.seed
+    )
+    latency_table.measured_with["prediction_error"] = {
+        key: error[key] for key in ("architectures", "mae_ms", "r2")
+    }
+    latency_table.save(path)
+    return {"table": path, **measured_with, **error, "measured": meter.num_measured}
+
+
 def main(argv):
     del argv
+    if _WRITE_TABLE.value:
+        with common.one_line_errors():
+            report = write_table(
+                common.load_config(_CONFIG), _WRITE_TABLE.value, _TABLE_ARCHITECTURES.value
+            )
+        if _JSON.value:
+            print(json.dumps(report))
+            return
+        print(
+            f"latency table of {report['measured']} measurements written to {report['table']} "
+            f"({report['backend']}, batch {report['batch_size']}, {report['image_size']}x"
+            f"{report['image_size']}, {report['cpu']})"
+        )
+        print(
+            f"its sums against {report['architectures']} random architectures measured whole: "
+            f"MAE {report['mae_ms']:.3f} ms, R^2 {report['r2']:.3f}"
+        )
+        return
     with common.one_line_errors():
         report = run(common.load_config(_CONFIG))
     if _JSON.value:

@@ -30,7 +30,7 @@ def main(argv):
             # DatasetNotPreparedError is a ValueError whose message says how to prepare the data.
             # Process-wide settings, so the launcher's own: the library leaves them alone. Not
             # where latency is measured, with TF's own threading and graph passes.
-            if not search_space_base.of_config(config).measures_latency:
+            if "latency" not in config:
                 runtime.spread_ops_over_cores()
                 runtime.lighten_graph_optimisation()
             genotype = search_run.run_search(config, workdir)

@@ -9,12 +9,13 @@ import tensorflow as tf
 from launch import common
 from unas_tf import config_checks, retrain_run, search_run
 from unas_tf.datasets import base as dataset_base
-from unas_tf.latency import measure, measuring_process, search_term
+from unas_tf.latency import backends, measure, measuring_process, search_term
 from unas_tf.search_spaces import base as search_space_base
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEARCH_PRESETS = (
     "digits",
+    "digits_latency",
     "cifar10",
     "cifar100",
     "imagenet",
@@ -22,7 +23,12 @@ SEARCH_PRESETS = (
     "proxyless_imagenet",
 )
 EVAL_PRESETS = ("digits", "cifar10", "cifar100", "imagenet", "proxyless_imagenet")
-LATENCY_RULES = {**search_term.RULES, **measure.METER_RULES, **measuring_process.PROCESS_RULES}
+LATENCY_RULES = {
+    **search_term.RULES,
+    **backends.RULES,
+    **measure.METER_RULES,
+    **measuring_process.PROCESS_RULES,
+}
 
 
 def _preset(kind, name, **overrides):
@@ -48,7 +54,7 @@ def test_every_key_of_every_search_preset_has_a_rule(name):
     config = _preset("search", name)
     space = search_space_base.of_config(config)
     ruled = {*search_run._rules(), *space.search_rules}
-    if space.measures_latency:
+    if "latency" in config:
         ruled |= {f"latency.{key}" for key in LATENCY_RULES}
     assert set(_leaf_keys(config)) <= ruled, set(_leaf_keys(config)) - ruled
 
@@ -96,7 +102,14 @@ def test_a_bad_search_value_is_named_before_any_work(overrides, message):
 
 
 LATENCY_CASES = [
-    ({"latency.target_ms": float("inf")}, "config.latency.target_ms: expected a finite number > 0"),
+    ({"latency.target_ms": float("inf")}, "config.latency.target_ms: expected a finite number >="),
+    (
+        {"latency.target_ms": 20.0},
+        "config.latency.target_ms, config.latency.target_quantile: expected one of them set",
+    ),
+    ({"latency.target_quantile": 0.0}, "config.latency.target_ms: expected a latency > 0"),
+    ({"latency.target_quantile": 1.0}, "config.latency.target_quantile: expected a number in"),
+    ({"latency.ramp_steps": -1}, "config.latency.ramp_steps: expected an integer >= 0"),
     ({"latency.weight": -1.0}, "config.latency.weight: expected a finite number >= 0"),
     ({"latency.holdout_fraction": 1.0}, "config.latency.holdout_fraction: expected a number in"),
     ({"latency.jit_compile": 1}, "config.latency.jit_compile: expected True or False, got 1"),
@@ -140,7 +153,7 @@ def test_a_bad_training_value_is_named_before_any_work(overrides, message):
 
 
 def test_the_presets_pass_their_checks():
-    for name in ("digits", "proxyless_digits"):
+    for name in ("digits", "digits_latency", "proxyless_digits"):
         search_run.validate(_preset("search", name))
     for name in ("digits", "proxyless_imagenet"):
         retrain_run.validate(_preset("eval", name))

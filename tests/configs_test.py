@@ -150,6 +150,7 @@ def test_the_search_presets_exist():
         "cifar10",
         "cifar100",
         "digits",
+        "digits_latency",
         "imagenet",
         "proxyless_digits",
         "proxyless_imagenet",

@@ -15,6 +15,7 @@ import tensorflow as tf
 from unas_tf import adam, distributions, estimators, search_step
 from unas_tf.latency import measure, search_term
 from unas_tf.latency import objective as latency_objective
+from unas_tf.latency import target as latency_target
 from unas_tf.search_spaces import base as search_space_base
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
@@ -40,14 +41,32 @@ TINY_PROXYLESS_SEARCH = (
 )
 
 
-def _run_search(workdir, *overrides):
+# The DARTS preset at 4 channels, batch 8, two steps an epoch, five surrogate architectures.
+TINY_DARTS_SEARCH = (
+    "--config.init_channels=4",
+    "--config.batch_size=8",
+    "--config.steps_per_epoch=2",
+    "--config.epochs=2",
+    "--config.warmup_epochs=1",
+    "--config.log_every=1",
+    "--config.eval_batches=1",
+    "--config.latency.surrogate_architectures=5",
+    "--config.latency.batch_size=8",
+    "--config.latency.image_size=16",
+    "--config.latency.warmup_runs=1",
+    "--config.latency.repeats=3",
+    "--config.latency.runs_per_repeat=1",
+)
+
+
+def _run_search(workdir, *overrides, preset=PRESET, tiny=TINY_PROXYLESS_SEARCH):
     command = [
         sys.executable,
         "-m",
         "launch.search",
-        f"--config={PRESET}",
+        f"--config={preset}",
         f"--workdir={workdir}",
-        *TINY_PROXYLESS_SEARCH,
+        *tiny,
         *overrides,
     ]
     return subprocess.run(
@@ -145,6 +164,13 @@ def test_annealed_weight_is_linear_over_the_search_steps():
     np.testing.assert_allclose(weights, [0, 0, 0, 0, 0.025, 0.05, 0.075, 0.1, 0.1])
 
 
+def test_ramp_steps_reaches_the_final_weight_early_and_stays():
+    weights = [
+        latency_objective.annealed_weight(step, 4, 8, 0.1, ramp_steps=2) for step in range(9)
+    ]
+    np.testing.assert_allclose(weights, [0, 0, 0, 0, 0.05, 0.1, 0.1, 0.1, 0.1])
+
+
 class _FakeSupernet(keras.layers.Layer):
     """Linear in the images and in the sample: a step that traces in seconds."""
 
@@ -201,7 +227,7 @@ def test_the_step_uses_the_architecture_the_loop_measured():
     )
     step = search.step_function(True)
     meter = _FakeMeter()
-    config = ml_collections.ConfigDict({"seed": 0, "latency": {"weight": 0.1}})
+    config = ml_collections.ConfigDict({"seed": 0, "latency": {"weight": 0.1, "ramp_steps": 0}})
 
     for i in range(3):
         latency, logged = search_term.step_inputs(
@@ -233,7 +259,7 @@ def test_the_step_uses_the_architecture_the_loop_measured():
 @pytest.mark.parametrize(
     ("override", "named"),
     [
-        ("--config.latency.target_ms=0", "latency.target_ms"),
+        ("--config.latency.target_ms=20", "latency.target_quantile"),
         ("--config.latency.batch_size=16", "latency.batch_size"),
         ("--config.space=nasbench", "space"),
         ("--config.latency.estimator=rebar", "latency.estimator"),
@@ -261,9 +287,28 @@ def test_tiny_proxyless_search_runs_and_resumes_without_measuring_again(tmp_path
     assert len(json.loads(genotype)["layers"]) == 21
     saved = json.loads((workdir / search_term.FILE).read_text())["measurements"]
     assert len(saved) >= 5
+    target = json.loads((workdir / latency_target.FILE).read_text())
+    assert target["target_quantile"] == 0.3 and target["random_architectures"] == 5
+    assert f"Latency target {target['target_ms']:.3f} ms: the 0.30-quantile" in result.stderr
 
     resumed = _run_search(workdir)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resumed" in resumed.stderr
     assert f"0 measured now in 0 s, {len(saved)} read from" in resumed.stderr
+    assert f"Latency target {target['target_ms']:.3f} ms, read from" in resumed.stderr
     assert (workdir / "genotype.json").read_text() == genotype
+
+
+@pytest.mark.slow
+def test_tiny_darts_latency_search_measures_cells_and_reaches_its_quantile_target(tmp_path):
+    workdir = tmp_path / "run"
+    result = _run_search(workdir, preset="configs/search/digits_latency.py", tiny=TINY_DARTS_SEARCH)
+    assert result.returncode == 0, result.stderr
+    assert "latency/sampled_ms" in result.stderr and "5 measured now" in result.stderr
+    genotype = json.loads((workdir / "genotype.json").read_text())
+    assert genotype["space"] == "darts"
+    target = json.loads((workdir / latency_target.FILE).read_text())
+    measured = json.loads((workdir / search_term.FILE).read_text())["measurements"]
+    random_ms = [entry["median_ms"] for entry in measured[:5]]
+    assert target["target_ms"] == pytest.approx(np.quantile(random_ms, 0.3))
+    assert all(entry["genotype"]["space"] == "darts" for entry in measured)

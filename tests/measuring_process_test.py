@@ -4,11 +4,12 @@ import pytest
 
 from configs.search import common
 from unas_tf import genotypes
-from unas_tf.latency import measure, measuring_process
+from unas_tf.latency import backends, measure, measuring_process
 from unas_tf.search_spaces import base
 from unas_tf.search_spaces.proxyless import genotype as proxyless_genotype
 
 SPACE = base.get("proxyless")
+GRAPH = backends.get("graph")
 NETWORK = {"num_classes": 5, "width_multiplier": 0.1, "image_size": 16}
 SETTINGS = {"batch_size": 2, "warmup_runs": 1, "repeats": 3, "clock": "process"}
 
@@ -58,15 +59,20 @@ def _input_size(meter):
 
 
 def test_search_meter_measures_at_the_latency_image_size_in_this_process():
-    meter = measuring_process.search_meter(_config(), SPACE, num_classes=5)
+    meter = measuring_process.search_meter(_config(), SPACE, num_classes=5, backend=GRAPH)
     assert type(meter) is measure.LatencyMeter and _input_size(meter) == 16
-    meter = measuring_process.search_meter(_config(image_size=24, repeats=4), SPACE, num_classes=5)
+    meter = measuring_process.search_meter(
+        _config(image_size=24, repeats=4), SPACE, num_classes=5, backend=GRAPH
+    )
     assert _input_size(meter) == 24 and meter.repeats == 4 and meter.clock == "process"
 
 
 def test_search_meter_in_a_separate_process():
     meter = measuring_process.search_meter(
-        _config(separate_process=True, intra_op_threads=1, image_size=24), SPACE, num_classes=5
+        _config(separate_process=True, intra_op_threads=1, image_size=24),
+        SPACE,
+        num_classes=5,
+        backend=GRAPH,
     )
     assert isinstance(meter, measuring_process.MeasuringProcess)
     assert meter.intra_op_threads == 1 and meter.repeats == 3
@@ -83,4 +89,4 @@ def test_search_meter_in_a_separate_process():
 )
 def test_search_meter_names_the_bad_key(overrides, key):
     with pytest.raises(ValueError, match=f"config.latency.{key}"):
-        measuring_process.search_meter(_config(**overrides), SPACE, num_classes=5)
+        measuring_process.search_meter(_config(**overrides), SPACE, num_classes=5, backend=GRAPH)

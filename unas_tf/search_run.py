@@ -14,9 +14,11 @@ workdir holds:
                      text, and the space's pictures (DARTS: selector heatmaps and a drawing
                      of the cells; ProxylessNAS: a heatmap of the layer choices and a drawing
                      of the layers); at the start, the config and the genotype as JSON texts
-  latency_measurements.json  (spaces that measure latency) every latency measured: the random
+  latency_measurements.json  (with a `latency` section) every latency measured: the random
                      architectures the surrogate is fit to, the search's samples and argmax
                      architectures; a resumed search reads it instead of measuring again
+  latency_target.json  (with latency.target_quantile) the target it resolved to, which a
+                     resumed search reuses
   workers/           under several workers, the non-chief workers' checkpoints
   .lock              held by the process working in the workdir (`run_directory.lock`)
 Rerunning the same command on the same workdir resumes from the newest checkpoint that
@@ -25,9 +27,9 @@ config.json, genotype.json and summaries.
 
 `config.space` names the registered `search_spaces.base.SearchSpace` the task asks for the
 supernet, the choices, genotypes and pictures: "darts" (the default: factorized cells, UNAS
-Sec. 4) or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E). In a space that measures
-latency the search may add the term lambda_lat(t) max(0, L_lat(z) - t_target) of App. E.1
-(`config.latency`).
+Sec. 4) or "proxyless" (21 MBConv layers, UNAS Sec. 5 and App. E). A config with a `latency`
+section, in a space that measures latency (both do), measures architectures and may add the
+term lambda_lat(t) max(0, L_lat(z) - t_target) of App. E.1.
 """
 
 import math
@@ -97,7 +99,7 @@ def validate(config):
         )
     space = search_space_base.of_config(config)
     space.validate_search(config)
-    if space.measures_latency:
+    if "latency" in config:
         search_term.validate(config, space)
     _check_data_sizes(config)
     # SearchSettings checks objective and sampling by name.
@@ -233,8 +235,8 @@ class SearchTask(runs.Task):
     """A UNAS search, for the controller: warm-up steps of w alone, then steps of phi and w.
 
     Each epoch scores the argmax architecture on search-val batches and writes it to
-    genotype.json, TensorBoard (texts and the space's pictures) and, in a space that measures
-    latency, the latency record. The result is the final argmax genotype.
+    genotype.json, TensorBoard (texts and the space's pictures) and, with a `latency` section,
+    the latency record. The result is the final argmax genotype.
 
     Args:
       run: the started `runs.Run` of a validated search config.
@@ -261,7 +263,7 @@ class SearchTask(runs.Task):
         self.space = search_space_base.of_config(config)
         self.genotype_path = os.path.join(run.workdir, GENOTYPE_FILE)
         self.latency = None
-        if self.space.measures_latency:
+        if "latency" in config:
             self.latency = search_term.SearchLatency(
                 config, self.space, run.workdir, run.chief, self.data.num_classes
             )

@@ -27,7 +27,7 @@ from absl import logging
 from tensorboard.plugins.hparams import api as hparams_api
 
 from unas_tf import eval_networks, retrain_run, run_directory, runs, search_run, study, summaries
-from unas_tf.latency import measuring_process
+from unas_tf.latency import backends
 from unas_tf.search_spaces import base as search_space_base
 
 SEARCH_DIR = "search"
@@ -156,7 +156,7 @@ def measure_latency(config, trial, genotype):
     architecture = eval_networks.resolve_genotype(genotype, space, evaluation)
     # The meter the search builds for itself, new: its cache is empty, and with
     # `latency.separate_process` it measures in a new process.
-    meter = measuring_process.search_meter(search, space, evaluation.num_classes)
+    meter = backends.search_meter(search, space, evaluation.num_classes)
     return meter.measure(architecture)
 
 

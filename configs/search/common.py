@@ -109,16 +109,40 @@ def proxyless_search_config(latency=None, **overrides):
         arch_weight_decay=1e-6,
         gsm_soften_eps=0.08,  # the released proxylessnas/train_search.py default
     )
-    config.latency = ml_collections.ConfigDict(
+    config.latency = latency_config(**(latency or {}))
+    config.update(overrides)
+    return config
+
+
+def latency_config(**overrides):
+    """Returns the `latency` section of a latency-aware search (UNAS Sec. 5, App. E.1).
+
+    Its defaults are the paper's ImageNet setting on the search's own device; a preset in any
+    space adds the section to measure architectures and add the latency term.
+
+    Args:
+      **overrides: overrides of the section's keys.
+    """
+    latency = ml_collections.ConfigDict(
         dict(
             target_ms=10.0,  # t_target: latencies above it cost lambda_lat per millisecond
-            weight=0.1,  # lambda_lat at the end of the search, linear from 0 (App. E.1)
+            # Or (target_ms=0) the target as this quantile of the surrogate's random
+            # architectures measured on this machine (unas_tf/latency/target.py).
+            target_quantile=0.0,
+            weight=0.1,  # lambda_lat at the end of the ramp, linear from 0 (App. E.1)
+            # Search steps lambda_lat ramps over; 0: every search step (App. E.1 is silent;
+            # the released code's latency_iter is 30000 steps).
+            ramp_steps=0,
             estimator="relax",  # relax (UNAS Eq. 5, g as control variate) | reinforce
             surrogate_architectures=10_000,  # random architectures g is fit to (Sec. 5)
             holdout_fraction=0.2,  # of those, held out to report g's MAE and R^2
             l2=10.0,  # ridge penalty of g (bench/latency.py: small samples need it)
             refit_every_epoch=False,  # refit g with the search's measurements too
-            # The meter (unas_tf/latency/measure.py), as in configs/eval/proxyless_imagenet.py.
+            # Where latencies come from (unas_tf/latency/backends.py): graph (tf.function,
+            # timed) | tflite (TFLite interpreter, timed) | table:PATH (a per-choice table).
+            backend="graph",
+            # The timing meter (unas_tf/latency/measure.py), as in
+            # configs/eval/proxyless_imagenet.py.
             batch_size=32,  # images per timed call (UNAS Sec. 5); <= batch_size
             warmup_runs=3,
             repeats=20,
@@ -133,6 +157,5 @@ def proxyless_search_config(latency=None, **overrides):
             intra_op_threads=0,
         )
     )
-    config.latency.update(latency or {})
-    config.update(overrides)
-    return config
+    latency.update(overrides)
+    return latency

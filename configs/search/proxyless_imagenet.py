@@ -6,8 +6,9 @@ r"""UNAS latency-aware search in the ProxylessNAS space on ImageNet (UNAS Sec. 5
 The paper's setting (224x224 is ProxylessNAS's; App. E.1 gives no resolution): 35 epochs of
 which the first 20 train only the weights, batch 192 (on 8 V100s), Adam on w (3e-4 to 1e-4) and
 phi (1e-3 to 3e-4), L_gen + lambda_lat max(0, latency - target) with lambda_lat annealed from 0
-to 0.1, RELAX with a linear latency surrogate fit on 10k random architectures measured at batch
-32 on the search's GPU. The target, 10 ms, is the V100 latency of the architectures the paper
+to 0.1 over the first 30000 search steps (the released code's latency_iter), RELAX with a
+linear latency surrogate fit on 10k random architectures measured at batch 32 on the search's
+GPU. The target, 10 ms, is the V100 latency of the architectures the paper
 compares (UNAS 9.8 ms, ProxylessNAS-GPU 10.1 ms, Table 3): retarget it to the device that runs
 the search (`launch.latency` measures a genotype). Expected: days on 8 V100s; measuring the 10k
 surrogate architectures alone takes hours, and they are saved in the workdir
@@ -79,9 +80,11 @@ baseline_momentum   | paper silent; released code:  | 0.1                |
 reset_weight_       | paper silent; released code:  | True: zero moments |
 optimizer_after_    | a new Adam for w after the    | on the same        |
 warmup              | warm-up (train_search.py)     | schedule           |
-latency.weight      | lambda_lat linear 0 -> 0.1    | 0.1, linear from 0 |
-                    | (App. E.1)                    | over the 15 search |
-                    |                               | epochs             |
+latency.weight,     | lambda_lat linear 0 -> 0.1    | 0.1, linear from 0 |
+latency.ramp_steps  | (App. E.1), over a span the   | over the first     |
+                    | paper does not give; released | 30000 search steps |
+                    | code: latency_iter=30000      | (of ~90k), then    |
+                    | steps                         | constant           |
 latency.target_ms   | paper silent; released code:  | 10.0               |
                     | 10 (see above, Table 3)       |                    |
 latency.estimator   | RELAX, linear g (Eq. 5,       | relax, linear g    |
@@ -99,7 +102,7 @@ from configs.search import common
 def get_config():
     """Returns the preset; override any key with --config.KEY=VALUE."""
     return common.proxyless_search_config(
-        latency=dict(target_ms=10.0),
+        latency=dict(target_ms=10.0, ramp_steps=30_000),  # as the released code's latency_iter
         dataset="imagenet2012",
         image_size=224,
         epochs=35,

@@ -9,6 +9,7 @@ under-use a GPU, UNAS Sec. 5). The median is the latency; the interquartile rang
 noise. Results are cached by genotype, so the search measures each architecture once.
 """
 
+import platform
 import statistics
 import time
 from typing import NamedTuple
@@ -196,17 +197,7 @@ class LatencyMeter:
             images = tf.random.stateless_normal(
                 [self.batch_size, *image_shape], seed=[self.seed, 0]
             )
-
-            @tf.function(jit_compile=self.jit_compile)
-            def infer(images):
-                return model(images, training=False)
-
-            def run():
-                outputs = tf.nest.flatten(infer(images))
-                # Copying one value to the host waits for the call to finish on any device.
-                _ = outputs[0][0, 0].numpy()
-                return outputs[0].device
-
+            run = self._inference(model, images)
             for _ in range(self.warmup_runs):
                 device = run()
             clock, times = CLOCKS[self.clock], []
@@ -226,6 +217,38 @@ class LatencyMeter:
             clock=self.clock,
             seconds=time.perf_counter() - start,
         )
+
+    def _inference(self, model, images):
+        """Prepares `model`'s inference on `images`; returns a call that runs it once.
+
+        The call returns the device the outputs were computed on. Here the model's inference is
+        compiled with `tf.function` (XLA with `jit_compile`); `tflite.TfliteMeter` converts it.
+        """
+
+        @tf.function(jit_compile=self.jit_compile)
+        def infer(images):
+            return model(images, training=False)
+
+        def run():
+            outputs = tf.nest.flatten(infer(images))
+            # Copying one value to the host waits for the call to finish on any device.
+            _ = outputs[0][0, 0].numpy()
+            return outputs[0].device
+
+        return run
+
+
+def cpu_model():
+    """The CPU's model name (Linux's /proc/cpuinfo, else `platform`'s), to record with figures:
+    latency is the device's."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def meter_from_config(config, build_model):

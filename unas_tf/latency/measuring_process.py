@@ -49,7 +49,9 @@ class MeasuringProcess(measure.LatencyMeter):
       space: the `SearchSpace` of the genotypes; its `latency_network` builds the timed networks.
       network: the JSON-ready settings of `space.latency_network` (for ProxylessNAS:
         `num_classes`, `width_multiplier` and `image_size`).
-      intra_op_threads: TensorFlow intra-op threads of the child; 0 for TensorFlow's default.
+      intra_op_threads: TensorFlow intra-op threads of the child (and the TFLite
+        interpreter's); 0 for the default.
+      backend: the name of the timed back end (`backends`) whose meter the child runs.
       **meter_settings: the `LatencyMeter` settings (batch_size, warmup_runs, repeats,
         runs_per_repeat, jit_compile, clock, device, seed).
 
@@ -57,7 +59,7 @@ class MeasuringProcess(measure.LatencyMeter):
       ValueError: a setting is invalid.
     """
 
-    def __init__(self, space, network, intra_op_threads=1, **meter_settings):
+    def __init__(self, space, network, intra_op_threads=1, backend="graph", **meter_settings):
         super().__init__(build_model=None, **meter_settings)
         if isinstance(intra_op_threads, bool) or not (
             isinstance(intra_op_threads, int) and intra_op_threads >= 0
@@ -71,6 +73,7 @@ class MeasuringProcess(measure.LatencyMeter):
             "space": space.name,
             "network": dict(network),
             "intra_op_threads": intra_op_threads,
+            "backend": backend,
             "meter": meter_settings,
         }
         self._process = None
@@ -131,13 +134,20 @@ PROCESS_RULES = {
 }
 
 
-def search_meter(config, space, num_classes):
-    """Returns the latency meter of a search in `space` (or of re-measuring its result).
+def search_meter(config, space, num_classes, backend):
+    """Returns the timing meter of a search in `space` (or of re-measuring its result).
 
-    It measures the space's `latency_network` for `config`, at `config.latency.image_size` (the
-    deployment resolution; 0 for `config.image_size`), in this process or, with
-    `config.latency.separate_process`, in a `MeasuringProcess` with
+    It times the space's `latency_network` for `config` with `backend`'s meter, at
+    `config.latency.image_size` (the deployment resolution; 0 for `config.image_size`), in this
+    process or, with `config.latency.separate_process`, in a `MeasuringProcess` with
     `config.latency.intra_op_threads` threads.
+
+    Args:
+      config: the search config.
+      space: the `SearchSpace`.
+      num_classes: the data set's classes, for the networks' heads.
+      backend: a timed back end of `backends` (its `local_meter` and
+        `threads_are_process_wide`).
 
     Raises:
       ValueError: a latency setting is invalid; the message names it as `config.latency.KEY`.
@@ -148,22 +158,15 @@ def search_meter(config, space, num_classes):
     image_size = latency.image_size or config.image_size
     threads = latency.intra_op_threads
     separate = latency.separate_process
-    if threads and not separate:
+    if threads and not separate and backend.threads_are_process_wide:
         raise ValueError(
             "config.latency.intra_op_threads: expected 0 unless separate_process=True (the "
             f"search process's threads are its own), got {threads!r}"
         )
     network = space.latency_network_settings(config, num_classes, image_size)
     if separate:
-        return MeasuringProcess(space, network, threads, **settings)
-    return _meter_here(space, network, settings)
-
-
-def _meter_here(space, network, settings):
-    """A `LatencyMeter` of `space.latency_network(genotype, network)` in this process."""
-    return measure.LatencyMeter(
-        lambda genotype: space.latency_network(genotype, network), **settings
-    )
+        return MeasuringProcess(space, network, threads, backend.name, **settings)
+    return backend.local_meter(space, network, settings, threads)
 
 
 def _stop(process, stderr):
@@ -179,9 +182,13 @@ def _stop(process, stderr):
 
 def _serve(spec, requests, replies):
     """The child: measures each genotype line of `requests`, one JSON line to `replies` each."""
-    if spec["intra_op_threads"]:
-        tf.config.threading.set_intra_op_parallelism_threads(spec["intra_op_threads"])
-    meter = _meter_here(base.get(spec["space"]), spec["network"], spec["meter"])
+    from unas_tf.latency import backends  # imported here: backends imports this module
+
+    threads = spec["intra_op_threads"]
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    backend = backends.get(spec["backend"])
+    meter = backend.local_meter(base.get(spec["space"]), spec["network"], spec["meter"], threads)
     for line in requests:
         measurement = meter.measure(genotypes.from_json(line, spec["space"]))
         replies.write(json.dumps(measurement.as_dict()) + "\n")

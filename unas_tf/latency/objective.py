@@ -16,29 +16,34 @@ from unas_tf import estimators, objectives
 ESTIMATORS = ("relax", "reinforce")
 
 
-def annealed_weight(step, search_start, search_steps, final_weight):
-    """lambda_lat at a global step: linear from 0 to `final_weight` over the search steps.
+def annealed_weight(step, search_start, search_steps, final_weight, ramp_steps=0):
+    """lambda_lat at a global step: linear from 0 to `final_weight` over the ramp, then constant.
 
     UNAS App. E.1 anneals the weight "to focus the architecture search on the classification
-    loss initially". The first search step has weight final / search_steps, the last one the
+    loss initially" without saying over how long; the released code ramps it over
+    `latency_iter=30000` steps (proxylessnas/train_search.py), which `ramp_steps` sets. The
+    first search step has weight final / ramp, step ramp - 1 of the search and later ones the
     final weight; warm-up steps have 0.
 
     Args:
       step: 0-based global step about to run.
       search_start: the first step that updates the architecture.
       search_steps: number of architecture-updating steps.
-      final_weight: lambda_lat of the last step (0.1 in the paper).
+      final_weight: lambda_lat at the end of the ramp (0.1 in the paper).
+      ramp_steps: search steps the ramp spans; 0 for all `search_steps`.
     """
-    done = min(max(step - search_start + 1, 0), search_steps)
-    return final_weight * done / max(search_steps, 1)
+    ramp = ramp_steps or search_steps
+    done = min(max(step - search_start + 1, 0), ramp)
+    return final_weight * done / max(ramp, 1)
 
 
 class LatencyObjective:
     """max(0, L_lat(z) - target) of one architecture per step, with its surrogate loss.
 
     Args:
-      surrogate: differentiable g mapping {"layers": [S, 21, 7]} samples to [S] milliseconds
-        (a fitted `latency.surrogate.LatencySurrogate`); RELAX's control variate.
+      surrogate: differentiable g mapping {group: [S, ..., K]} samples of a space's choices to
+        [S] milliseconds (a fitted `latency.surrogate.LatencySurrogate`); RELAX's control
+        variate.
       target_ms: the target latency t_target (> 0).
       estimator: "relax" (UNAS Eq. 5) or "reinforce" (Eq. 1 with a moving-average baseline).
       temperature: temperature of RELAX's relaxed samples.
@@ -77,22 +82,20 @@ class LatencyObjective:
         Runs the estimator itself, so the sample is the estimator's by construction.
 
         Args:
-          logits: {"layers": [1, 21, 7]} (masked) logits.
+          logits: {group: [1, ..., K]} (masked) logits.
           seed: shape-[2] stateless seed.
 
         Returns:
-          {"layers": [1, 21, 7]} one-hot sample.
+          {group: [1, ..., K]} one-hot sample.
         """
-        output = self.estimator.surrogate_loss(
-            logits, lambda z: tf.zeros(tf.shape(z["layers"])[:1]), seed
-        )
+        output = self.estimator.surrogate_loss(logits, lambda z: tf.zeros(_num_samples(z)), seed)
         return output.sample
 
     def surrogate_loss(self, logits, seed, latency_ms):
         """The estimator's surrogate of max(0, L_lat(z) - target), for z drawn from `seed`.
 
         Args:
-          logits: {"layers": [1, 21, 7]} (masked) logits; gradients flow back to them.
+          logits: {group: [1, ..., K]} (masked) logits; gradients flow back to them.
           seed: the shape-[2] seed the measured architecture was drawn with (`draw`).
           latency_ms: scalar, the measured latency of that architecture.
 
@@ -101,7 +104,7 @@ class LatencyObjective:
         """
 
         def measured_hinge(z):
-            latency = tf.fill(tf.shape(z["layers"])[:1], tf.cast(latency_ms, tf.float32))
+            latency = tf.fill(_num_samples(z), tf.cast(latency_ms, tf.float32))
             return objectives.latency_hinge(latency, self.target_ms)
 
         return self.estimator.surrogate_loss(logits, measured_hinge, seed)
@@ -114,3 +117,8 @@ class LatencyObjective:
     def state(self):
         """The estimator's variables, for checkpoints (REINFORCE's baseline)."""
         return [v for v in vars(self.estimator).values() if isinstance(v, tf.Variable)]
+
+
+def _num_samples(samples):
+    """[S], the leading dimension of {group: [S, ..., K]} samples, as a shape."""
+    return tf.shape(tf.nest.flatten(samples)[0])[:1]

@@ -1,11 +1,12 @@
 """The measured-latency term of a search, as one object the search run drives (UNAS App. E.1).
 
-In a space that measures latency, a search times sampled architectures on its own device
-(`measuring_process.search_meter`), keeps every measurement in WORKDIR/latency_measurements.json
-so that a resumed search reuses them, fits the linear surrogate g on random architectures before
-the search, and, when `config.latency.weight` > 0, adds lambda_lat(t) max(0, L_lat(z) - target)
-to the architecture objective (`objective.LatencyObjective`). `SearchLatency` holds all of it;
-the loop calls it at start, at each architecture step, at each epoch's end and at the end.
+A search with a `latency` section measures sampled architectures with its back end
+(`backends`: timed on the search's own device, or summed from a table), keeps every
+measurement in WORKDIR/latency_measurements.json so that a resumed search reuses them, fits the
+linear surrogate g on random architectures before the search, and, when
+`config.latency.weight` > 0, adds lambda_lat(t) max(0, L_lat(z) - target) to the architecture
+objective (`objective.LatencyObjective`). `SearchLatency` holds all of it; the loop calls it at
+start, at each architecture step, at each epoch's end and at the end.
 """
 
 import json
@@ -17,9 +18,10 @@ import tensorflow as tf
 from absl import logging
 
 from unas_tf import config_checks, genotypes, run_directory
-from unas_tf.latency import measure, measuring_process
+from unas_tf.latency import backends, measure
 from unas_tf.latency import objective as latency_objective
 from unas_tf.latency import surrogate as latency_surrogate
+from unas_tf.latency import target as latency_target
 
 FILE = "latency_measurements.json"
 # Stream of the stateless seeds of the latency architectures, apart from the step's own.
@@ -28,8 +30,11 @@ _SEED_STREAM = 1
 
 # The rules of the `latency` keys of the search's latency term (the meter checks its own).
 RULES = {
-    "target_ms": config_checks.with_meaning(config_checks.POSITIVE, "(milliseconds)"),
+    **latency_target.RULES,
     "weight": config_checks.NON_NEGATIVE,
+    "ramp_steps": config_checks.with_meaning(
+        config_checks.NON_NEGATIVE_INT, "(0 = every search step)"
+    ),
     "estimator": config_checks.one_of(latency_objective.ESTIMATORS),
     "holdout_fraction": config_checks.FRACTION,
     "surrogate_architectures": config_checks.POSITIVE_INT,
@@ -39,18 +44,19 @@ RULES = {
 
 
 def validate(config, space):
-    """Checks the `latency` section of a search in `space`, a space that measures latency.
+    """Checks the `latency` section of a search in `space`.
 
     Raises:
-      ValueError: a missing section or an impossible value; the message names the key.
+      ValueError: `space` does not measure latency, or an impossible value; the message names
+        the key.
     """
-    if "latency" not in config:
+    if not space.measures_latency:
         raise ValueError(
-            "config.latency: missing; a latency-measuring search needs a `latency` section (see "
-            "configs/search/proxyless_digits.py)"
+            f"config.latency: the {space.name} space does not measure latency; remove the section"
         )
     latency = config.latency
     config_checks.check(latency, RULES, prefix="config.latency.")
+    latency_target.validate(latency)
     surrogate_left = latency.surrogate_architectures - math.floor(
         latency.surrogate_architectures * latency.holdout_fraction
     )
@@ -69,7 +75,7 @@ def validate(config, space):
     for key, valid, expected in checks:
         if not valid:
             raise ValueError(f"config.latency.{key}: expected {expected}, got {latency[key]!r}")
-    measuring_process.search_meter(config, space, num_classes=1)  # names a bad meter setting
+    backends.search_meter(config, space, num_classes=1)  # names a bad meter setting or table
 
 
 class SearchLatency:
@@ -79,27 +85,40 @@ class SearchLatency:
       config: the search config (its `latency` section is checked by `validate`).
       space: the `SearchSpace`: it builds the timed networks, gives g's features and random
         architectures, and turns sampled indices into genotypes.
-      workdir: the run's directory; the measurements live in WORKDIR/latency_measurements.json.
+      workdir: the run's directory; the measurements live in WORKDIR/latency_measurements.json,
+        a quantile target in WORKDIR/latency_target.json.
       writes: whether this process writes the record (the chief).
       num_classes: the data set's classes, for the timed networks' heads.
+
+    Attributes:
+      target_ms: the target in milliseconds, once `build_objective` resolved it.
     """
 
     def __init__(self, config, space, workdir, writes, num_classes):
         self.config = config
         self.space = space
-        meter = measuring_process.search_meter(config, space, num_classes)
+        self.workdir = workdir
+        meter = backends.search_meter(config, space, num_classes)
         self.record = _Record(meter, os.path.join(workdir, FILE), writes)
-        self.objective = self.fit = None
+        self.objective = self.fit = self.target_ms = None
 
     def build_objective(self):
-        """Fits g and builds the `LatencyObjective` when the term has a weight; returns it."""
-        if self.config.latency.weight > 0:
+        """Resolves the target; fits g and builds the `LatencyObjective` when the term has a
+        weight; returns the objective or None.
+
+        The random architectures are measured when g or a quantile target needs them.
+        """
+        latency = self.config.latency
+        random_ms = []
+        if latency.weight > 0 or latency_target.from_quantile(latency):
             surrogate, self.fit = _fit_surrogate(self.config, self.space, self.record)
+            random_ms = surrogate.latencies_ms
+        self.target_ms = latency_target.resolve(
+            latency, random_ms, self.workdir, self.record.writes
+        )
+        if latency.weight > 0:
             self.objective = latency_objective.LatencyObjective(
-                surrogate,
-                self.config.latency.target_ms,
-                self.config.latency.estimator,
-                self.config.temperature,
+                surrogate, self.target_ms, latency.estimator, self.config.temperature
             )
         return self.objective
 
@@ -114,7 +133,8 @@ class SearchLatency:
         }
 
     def write_fit_summaries(self):
-        """TensorBoard scalars of g's held-out fit (call under a writer)."""
+        """TensorBoard scalars of the target and g's held-out fit (call under a writer)."""
+        tf.summary.scalar("latency/target_ms", self.target_ms)
         if self.fit is not None:
             tf.summary.scalar("latency/surrogate_holdout_mae", self.fit.holdout_mae)
             tf.summary.scalar("latency/surrogate_holdout_r2", self.fit.holdout_r2)
@@ -134,14 +154,16 @@ class SearchLatency:
 
     def end_of_epoch(self, genotype, epoch):
         """Measures the argmax architecture, saves the record, refits g if asked; returns ms."""
-        return _end_of_epoch(self.config, self.record, self.objective, genotype, epoch)
+        return _end_of_epoch(
+            self.config, self.record, self.objective, self.target_ms, genotype, epoch
+        )
 
     def finish(self, genotype):
         """Logs the final architecture's latency and saves the record."""
         logging.info(
             "Final architecture: latency %.3f ms (target %.3f ms)",
             self.record.meter.measure(genotype).median_ms,
-            self.config.latency.target_ms,
+            self.target_ms,
         )
         self.record.save()
 
@@ -225,7 +247,7 @@ def step_inputs(objective, search_trainer, space, meter, config, step, search_st
         space.genotype_from_indices({key: value.numpy() for key, value in indices.items()}, config)
     ).median_ms
     weight = latency_objective.annealed_weight(
-        step, search_start, search_steps, config.latency.weight
+        step, search_start, search_steps, config.latency.weight, config.latency.ramp_steps
     )
     latency = {
         "seed": seed,
@@ -236,7 +258,7 @@ def step_inputs(objective, search_trainer, space, meter, config, step, search_st
     return latency, {"latency/sampled_ms": latency_ms, "latency/weight": weight}
 
 
-def _end_of_epoch(config, record, objective, genotype, epoch):
+def _end_of_epoch(config, record, objective, target_ms, genotype, epoch):
     """Measures the argmax architecture, saves the measurements, refits g if asked; returns ms."""
     latency_ms = record.meter.measure(genotype).median_ms
     logging.info(
@@ -244,7 +266,7 @@ def _end_of_epoch(config, record, objective, genotype, epoch):
         epoch + 1,
         config.epochs,
         latency_ms,
-        config.latency.target_ms,
+        target_ms,
         record.meter.num_measured,
     )
     record.save()

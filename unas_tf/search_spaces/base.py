@@ -29,8 +29,8 @@ class SearchSpace(abc.ABC):
 
     name: ClassVar[str]
     networks: ClassVar[tuple[str, ...]]
-    # Whether searches in this space may add the measured-latency term (`config.latency`); such a
-    # space implements the optional "measured latency" methods below.
+    # Whether this space implements the optional "measured latency" methods below, so that a
+    # search config with a `latency` section may measure architectures and add the term.
     measures_latency: ClassVar[bool] = False
     # {key: config_checks.Rule} of the search-config and eval-config keys the space reads;
     # `validate_search` and `validate_network` check them (subclasses add cross-key checks).

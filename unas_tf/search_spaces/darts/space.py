@@ -21,6 +21,7 @@ class DartsSpace(base.SearchSpace):
 
     name = darts_genotype.DartsGenotype.space
     networks = ("cifar", "imagenet")
+    measures_latency = True
     _BUILDERS = {"cifar": darts_networks.cifar_network, "imagenet": darts_networks.imagenet_network}
 
     search_rules = {
@@ -108,6 +109,37 @@ class DartsSpace(base.SearchSpace):
         """A random cell pair over the first `config.random_ops` ops (all for 0)."""
         ops = darts_genotype.DARTS_OPS[: config.random_ops or None]
         return darts_genotype.random_darts(seed, ops)
+
+    def latency_network_settings(self, config, num_classes, image_size):
+        """The evaluation network at the search's width, cells and stem (no auxiliary head)."""
+        return {
+            "stem": config.stem,
+            "num_classes": num_classes,
+            "init_channels": config.init_channels,
+            "layers": config.layers,
+            "image_size": image_size,
+        }
+
+    def latency_network(self, genotype, settings):
+        """The evaluation network of `genotype` (`darts_networks`) built as `settings` say.
+
+        The child of a search is the evaluation network at the supernet's size: the network a
+        search of this size would retrain, inference only (no auxiliary head, no drop path).
+        """
+        settings = dict(settings)
+        return self._BUILDERS[settings.pop("stem")](genotype, auxiliary=False, **settings)
+
+    def latency_features(self, genotype):
+        if not isinstance(genotype, darts_genotype.DartsGenotype):
+            raise ValueError(
+                "Invalid value received for argument `genotype`. Expected a DartsGenotype. "
+                f"Received: genotype={genotype!r}"
+            )
+        return darts_genotype.darts_to_one_hot(genotype)
+
+    def random_search_genotype(self, seed, config):
+        """A uniformly random cell pair over the search's ops (`ops(config)`)."""
+        return darts_genotype.random_darts(seed, self.ops(config))
 
     def build_network(self, genotype, config):
         return self._BUILDERS[config.network](

@@ -1,0 +1,234 @@
+"""Per-choice latency tables: an architecture's latency as a sum, measured once, anywhere.
+
+ProxylessNAS, FBNet and HW-NAS-Bench predict a device's latency from a lookup table of each
+layer's choices measured on that device (a phone, say), so that the search needs no timing. A
+table here is JSON:
+
+    {"format_version": 1, "space": "proxyless", "constant_ms": 21.4,
+     "choices": {"layers": [[0.0, 1.2, ...], ...]}, "measured_with": {...}}
+
+with one array per group of the space's choices, shaped as `space.choice_shapes(config)`: the
+latency of an architecture is `constant_ms` plus the sum of the entries of its one-hot choices
+(its `space.latency_features`), the linear surrogate's form (UNAS Sec. 5). `measure_table`
+writes one on this machine with a meter: the constant is the latency of a base architecture
+(each selector's first allowed choice), an entry the change when that one selector takes that
+choice and every other keeps its base. `prediction_error` says how well the sums predict whole
+networks measured by the same meter (MAE and R^2 over random architectures): interactions
+between layers are what a table cannot hold.
+"""
+
+import json
+import math
+import time
+
+import numpy as np
+from absl import logging
+
+from unas_tf import run_directory
+from unas_tf.latency import measure
+
+FORMAT_VERSION = 1
+
+
+class LatencyTable:
+    """A constant and per-choice latencies in milliseconds.
+
+    Args:
+      space_name: the name of the space whose choices the table holds.
+      constant_ms: the latency every architecture has.
+      choices: {group: float array shaped as the group's choices [..., K]}.
+      measured_with: JSON-ready facts about the measurement (back end, sizes, CPU).
+    """
+
+    def __init__(self, space_name, constant_ms, choices, measured_with=None):
+        self.space_name = space_name
+        self.constant_ms = float(constant_ms)
+        self.choices = {key: np.asarray(value, np.float64) for key, value in choices.items()}
+        self.measured_with = dict(measured_with or {})
+
+    def latency_ms(self, features):
+        """The table's latency of one architecture's one-hot {group: [..., K]} features."""
+        return self.constant_ms + sum(
+            float(np.sum(self.choices[key] * value)) for key, value in features.items()
+        )
+
+    def to_dict(self):
+        """The JSON-ready table."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "space": self.space_name,
+            "constant_ms": self.constant_ms,
+            "choices": {key: value.tolist() for key, value in self.choices.items()},
+            "measured_with": self.measured_with,
+        }
+
+    def save(self, path):
+        """Writes the table to `path` as JSON, atomically."""
+        run_directory.write_json_atomically(path, self.to_dict())
+
+
+def load(path, space, config):
+    """Reads the table at `path` for searches of `config` in `space`.
+
+    Raises:
+      ValueError: one line naming `path` and the bad entry: an unreadable file, another space,
+        a missing group, a group of the wrong shape, or a number that is not finite.
+    """
+    try:
+        with open(path) as file:
+            data = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot be read as a latency table ({error})") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: cannot be read as a latency table (not a JSON object)")
+    if data.get("space") != space.name:
+        raise ValueError(f"{path}: space: expected {space.name!r}, got {data.get('space')!r}")
+    constant = data.get("constant_ms")
+    if not _finite(constant):
+        raise ValueError(f"{path}: constant_ms: expected a finite number, got {constant!r}")
+    choices = data.get("choices")
+    if not isinstance(choices, dict):
+        raise ValueError(f"{path}: choices: expected an object of groups, got {choices!r}")
+    table = {}
+    for key, shape in space.choice_shapes(config).items():
+        if key not in choices:
+            raise ValueError(f"{path}: choices.{key}: missing (expected shape {list(shape)})")
+        table[key] = _group(path, key, choices[key], shape)
+    return LatencyTable(space.name, constant, table, data.get("measured_with"))
+
+
+def _finite(value):
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _group(path, key, value, shape):
+    """One group's array, checked entry by entry so that the message names the bad one."""
+    array = np.array(value, dtype=object)  # ragged lists make a shorter shape
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"{path}: choices.{key}: expected shape {list(shape)}, got {list(array.shape)}"
+        )
+    for position in np.ndindex(array.shape):
+        if not _finite(array[position]):
+            where = "".join(f"[{i}]" for i in position)
+            raise ValueError(
+                f"{path}: choices.{key}{where}: expected a finite number (ms), got "
+                f"{array[position]!r}"
+            )
+    return array.astype(np.float64)
+
+
+class TableMeter(measure.LatencyMeter):
+    """A `measure.LatencyMeter` whose latency is a table's sum: nothing is timed.
+
+    Args:
+      table: the `LatencyTable`.
+      space: the space whose `latency_features` the table weighs.
+      source: what the measurements name as their device (e.g. "table:PATH").
+      **settings: the other `measure.LatencyMeter` arguments (only batch_size is reported).
+    """
+
+    def __init__(self, table, space, source, **settings):
+        super().__init__(build_model=None, **settings)
+        self.table = table
+        self.space = space
+        self.source = source
+
+    def _measure(self, genotype):
+        """The table's sum.
+
+        Raises:
+          ValueError: the sum is not positive (a table measured from differences of noisy
+            timings can be), which no latency is.
+        """
+        latency_ms = self.table.latency_ms(self.space.latency_features(genotype))
+        if not latency_ms > 0:
+            raise ValueError(
+                f"{self.source}: sums to {latency_ms:.3f} ms for an architecture, not a "
+                "latency; measure the table with more repeats (or a larger image)"
+            )
+        return measure.Measurement(
+            median_ms=latency_ms,
+            iqr_ms=0.0,
+            times_ms=(latency_ms,),
+            batch_size=self.batch_size,
+            device=self.source,
+            jit_compile=False,
+            clock=self.clock,
+            seconds=0.0,
+        )
+
+
+def base_indices(space, config):
+    """{group: int array [...]}: each selector's first allowed choice, the table's base."""
+    masks = space.choice_masks(config) or {}
+    return {
+        key: (np.argmax(masks[key], axis=-1) if key in masks else np.zeros(shape[:-1], np.int64))
+        for key, shape in space.choice_shapes(config).items()
+    }
+
+
+def measure_table(space, config, meter, measured_with=None):
+    """Measures a table with `meter`: the base architecture, then one selector changed at a time.
+
+    Args:
+      space: the `SearchSpace`.
+      config: the search config, whose choices the table covers.
+      meter: a `measure.LatencyMeter` of the space's genotypes.
+      measured_with: JSON-ready facts to store with the table.
+
+    Returns:
+      A `LatencyTable`; a disallowed choice (`space.choice_masks`) has 0 ms.
+    """
+    shapes = space.choice_shapes(config)
+    masks = space.choice_masks(config) or {}
+    base = base_indices(space, config)
+    base_ms = meter.measure(space.genotype_from_indices(base, config)).median_ms
+    start, done = time.perf_counter(), 0
+    choices = {}
+    for key, shape in shapes.items():
+        entries = np.zeros(shape, np.float64)
+        for position in np.ndindex(tuple(shape[:-1])):
+            for choice in range(shape[-1]):
+                allowed = key not in masks or masks[key][(*position, choice)]
+                if not allowed or choice == base[key][position]:
+                    continue
+                indices = {name: value.copy() for name, value in base.items()}
+                indices[key][position] = choice
+                genotype = space.genotype_from_indices(indices, config)
+                entries[(*position, choice)] = meter.measure(genotype).median_ms - base_ms
+                done += 1
+        choices[key] = entries
+        logging.info(
+            "Latency table: group %s done, %d choices measured (%.0f s)",
+            key,
+            done,
+            time.perf_counter() - start,
+        )
+    return LatencyTable(space.name, base_ms, choices, measured_with)
+
+
+def prediction_error(table, space, config, meter, num_architectures, seed=0):
+    """How well the table's sums predict `meter`'s latencies of random architectures.
+
+    Architecture i is `space.random_search_genotype([seed, i], config)`.
+
+    Returns:
+      {"architectures": N, "mae_ms": mean absolute error, "r2": coefficient of determination,
+       "measured_ms": [...], "predicted_ms": [...]}.
+    """
+    measured, predicted = [], []
+    for i in range(num_architectures):
+        genotype = space.random_search_genotype([seed, i], config)
+        measured.append(meter.measure(genotype).median_ms)
+        predicted.append(table.latency_ms(space.latency_features(genotype)))
+    measured_array, predicted_array = np.array(measured), np.array(predicted)
+    residual = float(np.sum((measured_array - predicted_array) ** 2))
+    total = float(np.sum((measured_array - measured_array.mean()) ** 2))
+    return {
+        "architectures": num_architectures,
+        "mae_ms": float(np.mean(np.abs(measured_array - predicted_array))),
+        "r2": 1.0 - residual / total if total > 0 else float("nan"),
+        "measured_ms": measured,
+        "predicted_ms": predicted,
+    }

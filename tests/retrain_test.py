@@ -270,7 +270,9 @@ def test_held_out_curve_and_texts_are_logged_each_epoch(tmp_path, monkeypatch, c
             evaluators.append(self)
 
     monkeypatch.setattr(retrain_run, "Evaluator", RecordedEvaluator)
-    caplog.set_level(logging.INFO)
+    # absl's own logger too: TensorFlow calls in earlier tests of this process (a SavedModel
+    # save) may leave absl's verbosity above INFO.
+    caplog.set_level(logging.INFO, logger="absl")
     config = _tiny_config(steps_per_epoch=2)  # the digits preset holds out 10%
     metrics = retrain_run.run_training(config, tmp_path / "run")
     tags = _tags_by_step(tmp_path / "run" / "tensorboard")

@@ -38,6 +38,17 @@ def test_logged_scalars_keep_a_resumed_runs_newer_values(tmp_path):
     assert summaries.logged_scalars(tmp_path / "missing", "loss") == {}
 
 
+def test_logged_scalars_read_files_in_creation_order_whatever_their_names(tmp_path):
+    # A process's 9th and 10th writers in one second: by name, "...10.v2" sorts first.
+    first, second = tmp_path / "first", tmp_path / "second"
+    _write(first, 0, _scalars({1: 1.0, 2: 2.0}))
+    _write(second, 0, _scalars({2: 5.0}))  # a resumed run rewrites step 2, later
+    ((older,), (newer,)) = (list(first.iterdir()), list(second.iterdir()))
+    older.rename(tmp_path / "events.out.tfevents.1800000000.host.7.9.v2")
+    newer.rename(tmp_path / "events.out.tfevents.1800000000.host.7.10.v2")
+    assert summaries.logged_scalars(tmp_path, "loss") == {1: 1.0, 2: 5.0}
+
+
 def test_logged_scalars_stop_at_a_truncated_or_corrupt_record(tmp_path):
     _write(tmp_path, 0, _scalars({1: 1.0, 2: 2.0, 3: 3.0}))
     (path,) = tmp_path.iterdir()

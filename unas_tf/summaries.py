@@ -5,6 +5,7 @@ text tab shows verbatim. The pictures are each space's (`SearchSpace.epoch_summa
 with `search_spaces/plotting.py`).
 """
 
+import math
 import os
 
 import tensorflow as tf
@@ -37,15 +38,29 @@ def write_genotype_text(genotype):
 def read_events(directory):
     """Yields the `Event` protos of the events files in `directory`, as TensorBoard reads them.
 
-    Files are read in name order (their names start with the time they were created), by
-    TensorBoard's own loader: records are CRC-checked, and an incomplete last record (a file
-    still being written) ends a file's reading.
+    Files are read in the order they were written, by the wall time of their first event after
+    the header: names (and headers) hold the creation second only, and names end with a
+    per-process counter that sorts "10" before "9". TensorBoard's own loader reads them:
+    records are CRC-checked, and an incomplete last record (a file still being written) ends a
+    file's reading.
     """
     if not os.path.isdir(directory):
         return
-    for name in sorted(os.listdir(directory)):
-        if name.startswith("events."):
-            yield from event_file_loader.EventFileLoader(os.path.join(directory, name)).Load()
+    paths = [
+        os.path.join(directory, name)
+        for name in os.listdir(directory)
+        if name.startswith("events.")
+    ]
+    for path in sorted(paths, key=lambda path: (_first_wall_time(path), path)):
+        yield from event_file_loader.EventFileLoader(path).Load()
+
+
+def _first_wall_time(path):
+    """The wall time of the first event after an events file's header; inf for none."""
+    for event in event_file_loader.EventFileLoader(path).Load():
+        if not event.HasField("file_version"):
+            return event.wall_time
+    return math.inf
 
 
 def logged_scalars(directory, tag):

@@ -28,7 +28,6 @@ LAUNCH = time.perf_counter()
 
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -44,6 +43,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from unas_tf import adam, distributions, estimators, search_step  # noqa: E402
+from unas_tf.latency import measure  # noqa: E402
 from unas_tf.search_spaces.darts import genotype as darts_genotype  # noqa: E402
 from unas_tf.search_spaces.darts import penalty as darts_penalty  # noqa: E402
 from unas_tf.search_spaces.darts import supernet as darts_supernet  # noqa: E402
@@ -118,18 +118,6 @@ def _run(step, train, val):
     return time.perf_counter() - start
 
 
-def _cpu_model():
-    """The CPU's model name as `lscpu` prints it (from /proc/cpuinfo on Linux)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _peak_memory_mb():
     """Peak memory of the step's devices: summed GPU peaks if a GPU ran it, else peak RSS."""
     gpus = tf.config.list_logical_devices("GPU")
@@ -183,7 +171,7 @@ def main(argv):
         report["median_step_s"] = round(statistics.median(timed), 3)
         report["min_step_s"] = round(min(timed), 3)
         report["peak_memory_mb"] = _peak_memory_mb()
-        report["cpu_model"] = _cpu_model()
+        report["cpu_model"] = measure.cpu_model()
         print(json.dumps(report))
 
 

@@ -2,11 +2,12 @@
 
     python -m launch.search --workdir=/tmp/unas_digits
 
-Expected: 2.5 to 4 minutes on a 2-core CPU (2 min 30 s on an AMD EPYC, 3 min 45 s on an
+Expected: 1.5 to 4 minutes on a 2-core CPU (1 min 37 s on an AMD EPYC, 3 min 45 s on an
 Intel Xeon before the latest speed-up; bench/README.md gives each measurement with its CPU),
 under a minute of it before the first step; a genotype.json in the workdir (each epoch and
 final) and TensorBoard events. The argmax architecture reaches 0.67 to 0.82 accuracy on
-search-val batches by the last epoch (four runs on two CPUs).
+search-val batches by the last epoch (five runs on two CPUs; 0.73 with search-val augmented as
+search-train), and its normal cell may be mostly skip and pool ops, which a warning says.
 
 The weights' learning rate is 15x the paper's: this search has 240 steps where CIFAR's has
 tens of thousands, and at 6e-4 the supernet's weights stay near chance (train loss ~2.4 after

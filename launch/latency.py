@@ -19,7 +19,8 @@ range (the noise), in milliseconds per batch. UNAS Sec. 5 uses batch 32 on a V10
 With --write_table and a search preset, measures a per-choice latency table for that search's
 choices with the preset's latency back end (`--config.latency.backend=tflite` for TFLite) on
 this machine (unas_tf/latency/table.py: a base architecture, then each selector's choices with
-the other selectors fixed), writes it to PATH, and reports how well its sums predict the
+the other selectors fixed, the constant calibrated on --table_calibration random architectures
+measured whole), writes it to PATH, and reports how well its sums predict the
 measured latency of --table_architectures random architectures (MAE in ms and R^2). A table
 written on a device (a phone, with its own timing) in the same JSON form serves the same way:
 `--config.latency.backend=table:PATH` then sums it and times nothing.
@@ -53,6 +54,12 @@ _TABLE_ARCHITECTURES = flags.DEFINE_integer(
     "table_architectures",
     20,
     "With --write_table: random architectures measured whole to check the table's sums.",
+)
+_TABLE_CALIBRATION = flags.DEFINE_integer(
+    "table_calibration",
+    10,
+    "With --write_table: other random architectures measured whole to set the table's constant "
+    "(the median of measured minus summed entries); 0 keeps the base architecture's latency.",
 )
 
 
@@ -89,13 +96,14 @@ def run(config):
     }
 
 
-def write_table(config, path, num_architectures):
+def write_table(config, path, num_architectures, calibration_architectures=10):
     """Measures and writes the latency table of a search preset's choices; returns the report.
 
     Args:
       config: a search preset with a `latency` section whose back end times (graph, tflite).
       path: where the table's JSON goes.
       num_architectures: random architectures measured whole to check the table's sums.
+      calibration_architectures: other random architectures measured whole to set its constant.
 
     Raises:
       ValueError: not a latency search preset, a table back end, or a bad setting; the message
@@ -108,6 +116,10 @@ def write_table(config, path, num_architectures):
         )
     if isinstance(num_architectures, bool) or num_architectures < 2:
         raise ValueError(f"--table_architectures: expected at least 2, got {num_architectures}")
+    if isinstance(calibration_architectures, bool) or calibration_architectures < 0:
+        raise ValueError(
+            f"--table_calibration: expected 0 or more, got {calibration_architectures}"
+        )
     search_run.validate(config)
     space = search_space_base.of_config(config)
     meter = backends.search_meter(config, space, dataset_base.of_config(config).num_classes)
@@ -125,15 +137,23 @@ def write_table(config, path, num_architectures):
         "cpu": measure.cpu_model(),
         "date": datetime.date.today().isoformat(),
     }
-    latency_table = table.measure_table(space, config, meter, measured_with)
+    latency_table = table.measure_table(
+        space, config, meter, measured_with, calibration_architectures, seed=config.seed
+    )
     error = table.prediction_error(
         latency_table, space, config, meter, num_architectures, seed=config.seed
     )
     latency_table.measured_with["prediction_error"] = {
-        key: error[key] for key in ("architectures", "mae_ms", "r2")
+        key: error[key] for key in ("architectures", "mae_ms", "bias_ms", "r2")
     }
     latency_table.save(path)
-    return {"table": path, **measured_with, **error, "measured": meter.num_measured}
+    return {
+        "table": path,
+        **latency_table.measured_with,
+        "constant_ms": latency_table.constant_ms,
+        **error,
+        "measured": meter.num_measured,
+    }
 
 
 def main(argv):
@@ -141,7 +161,10 @@ def main(argv):
     if _WRITE_TABLE.value:
         with common.one_line_errors():
             report = write_table(
-                common.load_config(_CONFIG), _WRITE_TABLE.value, _TABLE_ARCHITECTURES.value
+                common.load_config(_CONFIG),
+                _WRITE_TABLE.value,
+                _TABLE_ARCHITECTURES.value,
+                _TABLE_CALIBRATION.value,
             )
         if _JSON.value:
             print(json.dumps(report))
@@ -152,8 +175,14 @@ def main(argv):
             f"{report['image_size']}, {report['cpu']})"
         )
         print(
-            f"its sums against {report['architectures']} random architectures measured whole: "
-            f"MAE {report['mae_ms']:.3f} ms, R^2 {report['r2']:.3f}"
+            f"base latency {report['constant_ms']:.3f} ms, estimated from "
+            f"{report['calibration_architectures']} architectures measured whole (measured "
+            f"alone: {report['base_measured_ms']:.3f} ms)"
+        )
+        print(
+            f"its sums against {report['architectures']} other random architectures measured "
+            f"whole: MAE {report['mae_ms']:.3f} ms, mean error {report['bias_ms']:+.3f} ms, R^2 "
+            f"{report['r2']:.3f}"
         )
         return
     with common.one_line_errors():

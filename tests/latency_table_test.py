@@ -90,28 +90,50 @@ def test_an_unreadable_table_names_the_file(tmp_path):
 class _AdditiveMeter(measure.LatencyMeter):
     """Latency additive in the layers' choices (plus an interaction, if asked): no timing."""
 
-    def __init__(self, choices, interaction_ms=0.0):
+    def __init__(self, choices, interaction_ms=0.0, first_error_ms=0.0):
         super().__init__(build_model=None)
         self.choices = choices
         self.interaction_ms = interaction_ms
+        self.first_error_ms = first_error_ms  # added to the first measurement (the base's)
 
     def _measure(self, genotype):
         layers = np.array(genotype.layers)
         latency = 1.0 + float(self.choices[np.arange(len(layers)), layers].sum())
         # Layers 1 and 2 may be skipped (op 0, their base): together they cost more.
         latency += self.interaction_ms * float(layers[1] != 0 and layers[2] != 0)
+        latency += self.first_error_ms * float(self.num_measured == 0)
         return measure.Measurement(latency, 0.0, (latency,), 1, "fake", False, "wall", 0.0)
 
 
 def test_measure_table_recovers_an_additive_latency_exactly():
     meter = _AdditiveMeter(_choices(2))
-    measured = table.measure_table(SPACE, CONFIG, meter)
-    # One base architecture, then every allowed non-base choice of each layer alone.
+    measured = table.measure_table(SPACE, CONFIG, meter, calibration_architectures=4)
+    # One base architecture, every allowed non-base choice of each layer alone, 4 whole ones.
     mask = SPACE.choice_masks(CONFIG)["layers"]
-    assert meter.num_measured == 1 + int(mask.sum()) - 21
+    assert meter.num_measured == 1 + int(mask.sum()) - 21 + 4
+    assert measured.constant_ms == pytest.approx(measured.measured_with["base_measured_ms"])
     error = table.prediction_error(measured, SPACE, CONFIG, meter, num_architectures=12)
     assert error["mae_ms"] == pytest.approx(0.0, abs=1e-9) and error["r2"] == pytest.approx(1.0)
     assert measured.choices["layers"][~mask].tolist() == [0.0] * int((~mask).sum())
+
+
+def test_whole_architectures_correct_an_error_in_the_base_measurement():
+    # The base is measured 2 ms slow: every entry, a difference from it, is 2 ms short.
+    uncorrected = table.measure_table(
+        SPACE, CONFIG, _AdditiveMeter(_choices(2), first_error_ms=2.0), calibration_architectures=0
+    )
+    error = table.prediction_error(
+        uncorrected, SPACE, CONFIG, _AdditiveMeter(_choices(2)), num_architectures=12
+    )
+    assert error["bias_ms"] < -20  # ~ (1 - changed selectors) x 2 ms, ~18 changed of 21
+
+    meter = _AdditiveMeter(_choices(2), first_error_ms=2.0)
+    corrected = table.measure_table(SPACE, CONFIG, meter, calibration_architectures=3)
+    assert corrected.measured_with["base_measured_ms"] == pytest.approx(corrected.constant_ms + 2)
+    error = table.prediction_error(
+        corrected, SPACE, CONFIG, _AdditiveMeter(_choices(2)), num_architectures=12
+    )
+    assert error["mae_ms"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_prediction_error_reports_what_a_table_cannot_hold():

@@ -122,7 +122,8 @@ def write_table(config, path, num_architectures, calibration_architectures=10):
         )
     search_run.validate(config)
     space = search_space_base.of_config(config)
-    meter = backends.search_meter(config, space, dataset_base.of_config(config).num_classes)
+    num_classes = dataset_base.of_config(config).num_classes
+    meter = backends.search_meter(config, space, num_classes)
     if isinstance(meter, table.TableMeter):
         raise ValueError(
             "config.latency.backend: --write_table times architectures: expected graph or "
@@ -140,11 +141,21 @@ def write_table(config, path, num_architectures, calibration_architectures=10):
     latency_table = table.measure_table(
         space, config, meter, measured_with, calibration_architectures, seed=config.seed
     )
+    # A second meter (a new measuring process with latency.separate_process) measures the same
+    # architectures again: how far the timing repeats bounds how well any table can predict.
+    repeat_meter = backends.search_meter(config, space, num_classes)
     error = table.prediction_error(
-        latency_table, space, config, meter, num_architectures, seed=config.seed
+        latency_table,
+        space,
+        config,
+        meter,
+        num_architectures,
+        seed=config.seed,
+        repeat_meter=repeat_meter,
     )
     latency_table.measured_with["prediction_error"] = {
-        key: error[key] for key in ("architectures", "mae_ms", "bias_ms", "r2")
+        key: error[key]
+        for key in ("architectures", "mae_ms", "bias_ms", "r2", "repeat_mae_ms", "repeat_r2")
     }
     latency_table.save(path)
     return {
@@ -152,7 +163,7 @@ def write_table(config, path, num_architectures, calibration_architectures=10):
         **latency_table.measured_with,
         "constant_ms": latency_table.constant_ms,
         **error,
-        "measured": meter.num_measured,
+        "measured": meter.num_measured + repeat_meter.num_measured,
     }
 
 
@@ -183,6 +194,11 @@ def main(argv):
             f"its sums against {report['architectures']} other random architectures measured "
             f"whole: MAE {report['mae_ms']:.3f} ms, mean error {report['bias_ms']:+.3f} ms, R^2 "
             f"{report['r2']:.3f}"
+        )
+        print(
+            f"the same architectures measured again by a new meter: MAE "
+            f"{report['repeat_mae_ms']:.3f} ms, R^2 {report['repeat_r2']:.3f} (the timing's own "
+            "repeatability)"
         )
         return
     with common.one_line_errors():

@@ -142,3 +142,19 @@ def test_prediction_error_reports_what_a_table_cannot_hold():
     error = table.prediction_error(measured, SPACE, CONFIG, meter, num_architectures=30, seed=1)
     assert error["mae_ms"] > 0 and error["r2"] < 1
     assert len(error["measured_ms"]) == len(error["predicted_ms"]) == 30
+
+
+def test_a_repeat_meter_scores_the_timing_against_itself():
+    class _Shifted(_AdditiveMeter):
+        def _measure(self, genotype):
+            first = super()._measure(genotype)
+            return first._replace(median_ms=first.median_ms + 0.5)
+
+    meter = _AdditiveMeter(_choices(2))
+    measured = table.measure_table(SPACE, CONFIG, meter, calibration_architectures=0)
+    error = table.prediction_error(
+        measured, SPACE, CONFIG, meter, num_architectures=6, repeat_meter=_Shifted(_choices(2))
+    )
+    assert error["repeat_mae_ms"] == pytest.approx(0.5)
+    assert error["remeasured_ms"] == pytest.approx([m + 0.5 for m in error["measured_ms"]])
+    assert "repeat_r2" not in table.prediction_error(measured, SPACE, CONFIG, meter, 6)

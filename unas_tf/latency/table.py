@@ -252,29 +252,45 @@ def measure_table(space, config, meter, measured_with=None, calibration_architec
     return LatencyTable(space.name, constant_ms, choices, facts)
 
 
-def prediction_error(table, space, config, meter, num_architectures, seed=0):
+def prediction_error(table, space, config, meter, num_architectures, seed=0, repeat_meter=None):
     """How well the table's sums predict `meter`'s latencies of random architectures.
 
-    Architecture i is `space.random_search_genotype([seed, i], config)`.
+    Architecture i is `space.random_search_genotype([seed, i], config)`. With `repeat_meter`
+    (a second, independent meter) each is measured again, and the same scores of that second
+    measurement as a prediction of the first say how far the timing itself repeats: a table's
+    error is not to be read as the table's alone when it is close to the timing's own.
 
     Returns:
       {"architectures": N, "mae_ms": mean absolute error, "bias_ms": mean of predicted minus
        measured, "r2": coefficient of determination, "measured_ms": [...],
-       "predicted_ms": [...]}.
+       "predicted_ms": [...]}; with `repeat_meter` also "repeat_mae_ms", "repeat_r2" and
+       "remeasured_ms".
     """
-    measured, predicted = [], []
-    for i in range(num_architectures):
-        genotype = space.random_search_genotype([seed, i], config)
-        measured.append(meter.measure(genotype).median_ms)
-        predicted.append(table.latency_ms(space.latency_features(genotype)))
+    genotypes_ = [space.random_search_genotype([seed, i], config) for i in range(num_architectures)]
+    measured = [meter.measure(genotype).median_ms for genotype in genotypes_]
+    predicted = [table.latency_ms(space.latency_features(genotype)) for genotype in genotypes_]
+    report = {
+        "architectures": num_architectures,
+        **_scores(measured, predicted),
+        "measured_ms": measured,
+        "predicted_ms": predicted,
+    }
+    if repeat_meter is not None:
+        remeasured = [repeat_meter.measure(genotype).median_ms for genotype in genotypes_]
+        scores = _scores(measured, remeasured)
+        report.update(
+            repeat_mae_ms=scores["mae_ms"], repeat_r2=scores["r2"], remeasured_ms=remeasured
+        )
+    return report
+
+
+def _scores(measured, predicted):
+    """{"mae_ms", "bias_ms", "r2"} of `predicted` against `measured`."""
     measured_array, predicted_array = np.array(measured), np.array(predicted)
     residual = float(np.sum((measured_array - predicted_array) ** 2))
     total = float(np.sum((measured_array - measured_array.mean()) ** 2))
     return {
-        "architectures": num_architectures,
         "mae_ms": float(np.mean(np.abs(measured_array - predicted_array))),
         "bias_ms": float(np.mean(predicted_array - measured_array)),
         "r2": 1.0 - residual / total if total > 0 else float("nan"),
-        "measured_ms": measured,
-        "predicted_ms": predicted,
     }

@@ -1,7 +1,7 @@
 r"""Benchmark: does the latency term bring the searched architecture under the target?
 
     python bench/latency_search.py                  # configs/search/proxyless_digits.py, seed 0
-    python bench/latency_search.py --seeds=0,1,2,3,4   # ~40 minutes per seed
+    python bench/latency_search.py --seeds=0,1,2,3,4   # 15-45 minutes per seed (bench/README.md)
     python bench/latency_search.py --workdir=/tmp/latency_search --override=--config.epochs=3
     python bench/latency_search.py --preset=configs/search/digits_latency.py --backend=tflite
     python bench/latency_search.py --backend=table:TABLE.json --remeasure_backend=graph

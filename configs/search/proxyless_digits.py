@@ -37,14 +37,16 @@ architecture (~12 ms) and most random ones (18-32 ms) on one CPU, but on another
 acted as a plain latency penalty. --config.latency.target_ms=MS --config.latency.target_quantile=0
 sets an absolute budget instead.
 
-Expected: about 30 minutes on a 2-core CPU (bench/README.md): timing the 200 architectures of
-the surrogate ~10 min (~2.8 s each: a new network built, traced and timed in the measuring
-process), the 600 warm-up steps ~6 min, then ~3.4 s per architecture step, most of it measuring
-the step's sampled architecture; latency_measurements.json, genotype.json and TensorBoard
-events in the workdir. The trade-off over seeds, with and without the latency term, is measured by
+Expected: 10 to 30 minutes on a 2-core CPU (bench/README.md: ~10 on a 2-core AMD EPYC,
+~30 on a 2-core Xeon): timing the 200 architectures of the surrogate (0.9 to 2.8 s each: a new
+network built, traced and timed in the measuring process), the 600 warm-up steps, then the
+architecture steps, most of each measuring the step's sampled architecture;
+latency_measurements.json, latency_target.json, genotype.json and TensorBoard events in the
+workdir. The trade-off over seeds, with and without the latency term, is measured by
 `python bench/latency_search.py --seeds=0,1,2` (bench/README.md has the figures): on
-2026-12-01 the term made the architecture faster on 3 of 3 seeds (43 against 78 ms on average)
-at a cost of 4.7 points of the supernet's search-val accuracy (0.26 against 0.30).
+2026-12-04 every seed's architecture met its target with the term and none without it (17 ms
+against 26 ms on average, target ~21 ms) at a cost of 7 points of the supernet's search-val
+accuracy (0.22 against 0.29).
 
 Against the paper (section cited; "paper silent; preset default": the paper gives no
 value; the why column is blank where they agree):

@@ -22,21 +22,19 @@ Shorter budgets than the search preset, as configs/study/digits.py shortens its 
               random architecture random:0 reached test top-1 0.38 after 3 epochs and 0.91
               after 12 (140 s; 2-core AMD EPYC at load average 13, 2026-12-04)
 
-Expected time, estimated from the search preset's figures (bench/README.md: ~2.8 s per
-surrogate architecture, ~0.6 s per warm-up step, ~3.4 s per architecture step on a quiet
-2-core CPU), not yet measured for this preset: a searching trial ~15 minutes (~3 for g's
-architectures, ~3 of warm-up, ~6 of architecture steps, ~3 of retraining), a random one ~4;
-8 trials two at a time ~1 hour on a quiet machine, and far more on a loaded one: a shortened
-run (6 epochs, 20 architectures, 1 retraining epoch) took 23 minutes a searching trial at load
-average 13 (bench/README.md). Two trials at a time share the CPU, which the latency meter's
-process clock largely hides; `--config.parallel=1` measures on a quieter CPU at twice the wall
-time.
+Expected time: 22 minutes for the 8 trials two at a time on a 2-core AMD EPYC (2026-12-04,
+bench/README.md): a searching trial 5 to 7.5 minutes (the surrogate's 60 architectures ~1, the
+warm-up ~2, the architecture steps, then 34 s of retraining), a random one under a minute; a
+slower CPU takes up to three times as long (the search preset's figures). Two trials at a time
+share the CPU, which the latency meter's process clock largely hides (each trial resolves its
+own target from its own measurements); `--config.parallel=1` measures on a quieter CPU at twice
+the wall time.
 
-What it shows: the latency term buys latency with accuracy. On the CPUs of bench/README.md
-most architectures are above the 20 ms target (the shortened run's searched ones re-measured
-at 29 and 32 ms without the term), so the hinge acts as a plain latency penalty and larger
-lambda_lat should give faster architectures; the plot shows which weights stay on the
-front, against the random architectures' latency and accuracy.
+What it shows: each search's target is the 0.3-quantile of its random architectures (the
+search preset's `latency.target_quantile`), so lambda_lat prices latency above that point. In
+the run of bench/README.md the term moved the retrained architectures from 20.7 and 23.5 ms
+(lambda_lat 0) to 13.6-17.2 ms (lambda_lat 1 and 5), against 24.0 and 24.2 ms for the random
+ones; accuracies (0.65 to 0.96 after 12 epochs) do not separate the weights at two seeds.
 """
 
 from configs.eval import proxyless_imagenet as eval_proxyless

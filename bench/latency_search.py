@@ -17,9 +17,9 @@ processes with `latency.separate_process`), or with --remeasure_backend by anoth
 line: per seed and run the final genotype, its latency as the run measured it and as
 re-measured here, whether it is at or below the target, its accuracy (`argmax_val_accuracy`:
 the last epoch's search-val accuracy of the argmax architecture with the supernet's weights,
-after the same training in both runs), and the run's wall time. The claim (UNAS Sec. 5) holds for a seed when
-`with_latency.meets_target` is true and `without_latency.meets_target` is false;
-`seeds_holding` counts them. The weaker claim, that the term makes the architecture faster
+after the same training in both runs), and the run's wall time. The claim (UNAS Sec. 5)
+holds for a seed when `with_latency.meets_target` is true and `without_latency.meets_target`
+is false; `seeds_holding` counts them. The weaker claim, that the term makes the architecture faster
 (`faster_with_latency`, re-measured), is counted by `seeds_faster`: it holds on any CPU, where
 a target fixed in ms may lie below every architecture. Run it on a quiet machine: load on the
 other core moves process-clock latencies by ~12%.

@@ -19,8 +19,8 @@ range (the noise), in milliseconds per batch. UNAS Sec. 5 uses batch 32 on a V10
 With --write_table and a search preset, measures a per-choice latency table for that search's
 choices with the preset's latency back end (`--config.latency.backend=tflite` for TFLite) on
 this machine (unas_tf/latency/table.py: a base architecture, then each selector's choices with
-the other selectors fixed, the constant calibrated on --table_calibration random architectures
-measured whole), writes it to PATH, and reports how well its sums predict the
+the other selectors fixed, the base latency estimated again from --table_calibration random
+architectures measured whole), writes it to PATH, and reports how well its sums predict the
 measured latency of --table_architectures random architectures (MAE in ms and R^2). A table
 written on a device (a phone, with its own timing) in the same JSON form serves the same way:
 `--config.latency.backend=table:PATH` then sums it and times nothing.
@@ -58,8 +58,8 @@ _TABLE_ARCHITECTURES = flags.DEFINE_integer(
 _TABLE_CALIBRATION = flags.DEFINE_integer(
     "table_calibration",
     10,
-    "With --write_table: other random architectures measured whole to set the table's constant "
-    "(the median of measured minus summed entries); 0 keeps the base architecture's latency.",
+    "With --write_table: other random architectures measured whole to estimate the base "
+    "architecture's latency again (unas_tf/latency/table.py); 0 keeps its own measurement.",
 )
 
 
@@ -103,7 +103,7 @@ def write_table(config, path, num_architectures, calibration_architectures=10):
       config: a search preset with a `latency` section whose back end times (graph, tflite).
       path: where the table's JSON goes.
       num_architectures: random architectures measured whole to check the table's sums.
-      calibration_architectures: other random architectures measured whole to set its constant.
+      calibration_architectures: other random architectures measured whole to estimate its base.
 
     Raises:
       ValueError: not a latency search preset, a table back end, or a bad setting; the message
@@ -142,7 +142,7 @@ def write_table(config, path, num_architectures, calibration_architectures=10):
         space, config, meter, measured_with, calibration_architectures, seed=config.seed
     )
     # A second meter (a new measuring process with latency.separate_process) measures the same
-    # architectures again: how far the timing repeats bounds how well any table can predict.
+    # architectures again: how far the timing repeats, to read the table's error against.
     repeat_meter = backends.search_meter(config, space, num_classes)
     error = table.prediction_error(
         latency_table,

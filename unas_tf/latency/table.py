@@ -13,8 +13,8 @@ latency of an architecture is `constant_ms` plus the sum of the entries of its o
 writes one on this machine with a meter: an entry is the change from a base architecture (each
 selector's first allowed choice) when that one selector takes that choice and every other keeps
 its base. Every entry is a difference from the base, so an error in the base's one measurement
-would shift every sum by as many times as the architecture changes selectors (2 ms of 10.6 did,
-on a 2-core EPYC: MAE 29 ms over 20 ProxylessNAS networks). The base latency is therefore
+would shift every sum by as many times as the architecture changes selectors (bench/README.md
+has a ProxylessNAS table spoilt so). The base latency is therefore
 estimated again from a few random architectures measured whole: one that changes k selectors
 measures M = (sum of its k one-change latencies) - (k - 1) b, so each gives an estimate of b
 that does not use the base's own measurement, and the table takes their median.
@@ -220,6 +220,7 @@ def measure_table(space, config, meter, measured_with=None, calibration_architec
             done,
             time.perf_counter() - start,
         )
+    differences = LatencyTable("", 0.0, changes)
     base_estimates = []
     for i in range(calibration_architectures):
         genotype = space.random_search_genotype([seed, i, 1], config)
@@ -228,7 +229,7 @@ def measure_table(space, config, meter, measured_with=None, calibration_architec
             int(np.sum(np.argmax(value, axis=-1) != base[key])) for key, value in features.items()
         )
         if changed > 1:
-            one_change_sum = changed * base_ms + LatencyTable("", 0.0, changes).latency_ms(features)
+            one_change_sum = changed * base_ms + differences.latency_ms(features)
             whole_ms = meter.measure(genotype).median_ms
             base_estimates.append((one_change_sum - whole_ms) / (changed - 1))
     constant_ms = float(np.median(base_estimates)) if base_estimates else base_ms
